@@ -1,0 +1,36 @@
+# Two virtual environments, as a real install has: Blender's Python (bpy) and the backend's (torch, opencv).
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENVS := .venvs
+BLENDER_PY := $(VENVS)/blender/bin/python
+BACKEND_PY := $(abspath $(VENVS)/backend/bin/python)
+# Blender's own extension tool (validate, build), as shipped inside the bpy module.
+BLENDER_EXT_TOOL = $(shell $(BLENDER_PY) -c "import bpy, os; print(os.path.join(bpy.utils.system_resource('SCRIPTS'), 'addons_core', 'bl_pkg', 'cli', 'blender_ext.py'))")
+export IMAGE_DYNAMICS_BACKEND_PYTHON := $(BACKEND_PY)
+
+.PHONY: demo test test-backend test-addon dist venvs clean
+
+demo: venvs
+	$(BLENDER_PY) tools/animate.py samples/river/river.png --job samples/river/job.json --out out/demo --name demo
+
+test: test-backend test-addon
+
+test-backend: venvs
+	$(BACKEND_PY) -m pytest tests/backend -q
+
+test-addon: venvs
+	$(BLENDER_PY) -m pytest tests/addon -q
+
+dist: venvs
+	$(BLENDER_PY) $(BLENDER_EXT_TOOL) build --source-dir . --output-dir dist
+
+venvs: $(VENVS)/blender/.installed $(VENVS)/backend/.installed
+
+# A venv is rebuilt only when its requirements file changed since it was made.
+$(VENVS)/%/.installed: requirements/%.txt
+	rm -rf $(VENVS)/$*
+	$(PYTHON) -m venv $(VENVS)/$*
+	$(VENVS)/$*/bin/python -m pip install --quiet -r $<
+	cp $< $@
+
+clean:
+	rm -rf out dist

@@ -1,0 +1,58 @@
+"""Bake a backend result onto an image plane with both writers, or take a bake off again."""
+
+import numpy as np
+
+from ..backend.errors import InputError
+from .bake_shapekeys import bake_shape_keys, clear_shape_keys
+from .bake_warp import NODE_NAME, bake_warp, clear_warp
+from .rig import composite_lookup, ensure_strength
+
+
+def check_result(meta, result, loop_frames):
+    """The backend is another program: check what it sent before anything touches the scene."""
+    try:
+        width, height = meta["working_size"]
+        lookup, weights = composite_lookup(result, meta)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InputError(f"the backend's result is incomplete ({exc}); the scene was not changed") from None
+    if lookup.shape != (2, loop_frames, height, width, 2) or weights.shape != (loop_frames, 2):
+        raise InputError(f"the backend sent arrays of shape {lookup.shape} and {weights.shape}, expected "
+                         f"(2, {loop_frames}, {height}, {width}, 2) and ({loop_frames}, 2); the scene was not changed")
+    if not (np.isfinite(lookup).all() and np.isfinite(weights).all()):
+        raise InputError("the backend sent NaN or infinite motion; the scene was not changed")
+    return lookup, weights
+
+
+def bake(plane, settings, lookup, weights, loop_start, loop_frames):
+    """Replace any earlier bake with this one. On failure nothing of the new bake remains."""
+    obj = plane.obj
+    clear(obj, settings)
+    ensure_strength(obj)
+    try:
+        bake_warp(plane, settings, lookup, loop_start, loop_frames)
+        shape_keys = bake_shape_keys(plane, settings, lookup, weights, loop_start, loop_frames)
+    except BaseException:
+        clear(obj, settings)
+        raise
+    settings.baked_loop_start, settings.baked_loop_frames = loop_start, loop_frames
+    settings.baked_working_size = lookup.shape[3], lookup.shape[2]
+    apply_carrier(obj, settings)
+    return shape_keys
+
+
+def apply_carrier(obj, settings):
+    """Both rigs are baked; mute the one not chosen (a muted group passes the UV through untouched)."""
+    material = settings.warp_material
+    group_node = material.node_tree.nodes.get(NODE_NAME) if material and material.node_tree else None
+    if group_node is not None:
+        group_node.mute = settings.carrier != "TEXTURE"
+    mesh = settings.shape_mesh
+    if mesh is not None and mesh.shape_keys is not None:
+        for block in mesh.shape_keys.key_blocks[1:]:
+            block.mute = settings.carrier != "GEOMETRY"
+
+
+def clear(obj, settings):
+    clear_warp(settings)
+    clear_shape_keys(obj, settings)
+    settings.baked_loop_start = settings.baked_loop_frames = 0

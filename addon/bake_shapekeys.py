@@ -1,0 +1,119 @@
+"""Shape keys: the plane becomes a subdivided grid whose vertices follow the baked motion.
+
+A loop of T frames of vertex offsets is compressed to a few basis shape keys (principal components, no mean, so
+the still frame is exact). Each key's weight over the loop is a cyclic F-curve on a custom property of the shape
+key datablock, and the key's value is a driver `coefficient * motion_strength`: it plays without the extension.
+"""
+
+import bpy
+import numpy as np
+
+from .animation import add_driver, ensure_fcurve, remove_animation, set_cyclic_keys
+from .rig import STRENGTH, sample_at_uv
+
+COEFFICIENTS = "imgdyn_coefficients"
+MAX_KEYS = 16
+RELATIVE_ERROR = 1e-3  # the basis keeps adding keys until the residual is below this share of the motion
+
+
+def grid_size(u_axis, v_axis, resolution):
+    """Segments along u and v, `resolution` along the longer side of the plane."""
+    u_len, v_len = np.linalg.norm(u_axis), np.linalg.norm(v_axis)
+    if u_len >= v_len:
+        return resolution, max(1, round(resolution * v_len / u_len))
+    return max(1, round(resolution * u_len / v_len)), resolution
+
+
+def grid_mesh(name, source_mesh, origin, u_axis, v_axis, segments_u, segments_v):
+    """A flat grid over the plane with UVs spanning 0..1 and the plane's materials; returns (mesh, vertex uvs)."""
+    u = np.linspace(0.0, 1.0, segments_u + 1)
+    v = np.linspace(0.0, 1.0, segments_v + 1)
+    uu, vv = np.meshgrid(u, v)  # row j is v[j]: vertex index = j * (segments_u + 1) + i
+    uv = np.stack([uu.ravel(), vv.ravel()], axis=1)
+    positions = origin + uv[:, :1] * u_axis + uv[:, 1:] * v_axis
+    row = segments_u + 1
+    i, j = np.meshgrid(np.arange(segments_u), np.arange(segments_v))
+    corner = (j * row + i).ravel()
+    quads = np.stack([corner, corner + 1, corner + row + 1, corner + row], axis=1)
+
+    mesh = bpy.data.meshes.new(name)
+    mesh.vertices.add(len(positions))
+    mesh.vertices.foreach_set("co", positions.astype(np.float32).ravel())
+    mesh.loops.add(quads.size)
+    mesh.loops.foreach_set("vertex_index", quads.astype(np.int32).ravel())
+    mesh.polygons.add(len(quads))
+    mesh.polygons.foreach_set("loop_start", (np.arange(len(quads)) * 4).astype(np.int32))
+    mesh.polygons.foreach_set("loop_total", np.full(len(quads), 4, np.int32))
+    uv_layer = mesh.uv_layers.new(name=source_mesh.uv_layers.active.name)
+    uv_layer.data.foreach_set("uv", uv[quads.ravel()].astype(np.float32).ravel())
+    for material in source_mesh.materials:
+        mesh.materials.append(material)
+    mesh.update()
+    mesh.validate()
+    return mesh, uv
+
+
+def motion_basis(offsets):
+    """offsets (T, N, 3) -> (basis (K, N, 3), coefficients (T, K)) with |coefficient| <= 1."""
+    frames = offsets.shape[0]
+    matrix = offsets.reshape(frames, -1).astype(np.float64)
+    total = np.linalg.norm(matrix)
+    if total == 0.0:
+        return np.zeros((0,) + offsets.shape[1:]), np.zeros((frames, 0))
+    left, singular, right = np.linalg.svd(matrix, full_matrices=False)
+    residual = np.sqrt(np.maximum(total ** 2 - np.cumsum(singular ** 2), 0.0)) / total
+    keep = min(MAX_KEYS, len(singular), int(np.searchsorted(-residual, -RELATIVE_ERROR) + 1))
+    coefficients = left[:, :keep] * singular[:keep]
+    peak = np.abs(coefficients).max(axis=0)
+    peak[peak == 0.0] = 1.0
+    basis = right[:keep] * peak[:, None]
+    return basis.reshape((keep,) + offsets.shape[1:]), coefficients / peak
+
+
+def bake_shape_keys(plane, settings, lookup, weights, loop_start, loop_frames):
+    obj = plane.obj
+    source_mesh = settings.source_mesh or obj.data
+    origin, u_axis, v_axis = plane.uv_frame(source_mesh)
+    segments = grid_size(u_axis, v_axis, settings.grid_resolution)
+    mesh, vertex_uv = grid_mesh(f"{source_mesh.name} (ImageDynamics grid)", source_mesh, origin, u_axis, v_axis,
+                                *segments)
+    # Vertices move against the lookup (content at p came from p + lookup), cross-faded like the texture.
+    frames = lookup.shape[1]
+    per_layer = np.stack([sample_at_uv(np.moveaxis(lookup[layer], 0, 2), vertex_uv) for layer in range(2)])
+    # per_layer: (2, N, T, 2) -> uv offsets (T, N, 2)
+    uv_offsets = -(weights[:, 0, None, None] * np.moveaxis(per_layer[0], 1, 0)
+                   + weights[:, 1, None, None] * np.moveaxis(per_layer[1], 1, 0))
+    offsets = uv_offsets[..., :1] * u_axis + uv_offsets[..., 1:] * v_axis
+    basis, coefficients = motion_basis(offsets)
+
+    settings.source_mesh = source_mesh
+    obj.data = mesh
+    settings.shape_mesh = mesh
+    rest = np.empty(len(mesh.vertices) * 3, np.float32)
+    mesh.vertices.foreach_get("co", rest)
+    obj.shape_key_add(name="Basis", from_mix=False)
+    key = mesh.shape_keys
+    key[COEFFICIENTS] = [0.0] * max(1, len(basis))
+    key_frames = [loop_start + t for t in range(frames + 1)]
+    for index, direction in enumerate(basis):
+        block = obj.shape_key_add(name=f"Motion {index + 1}", from_mix=False)
+        block.slider_min, block.slider_max = -10.0, 10.0
+        block.data.foreach_set("co", rest + direction.astype(np.float32).ravel())
+        values = list(coefficients[:, index]) + [coefficients[0, index]]
+        set_cyclic_keys(ensure_fcurve(key, f'["{COEFFICIENTS}"]', index, f"ImageDynamics Basis ({obj.name})"),
+                        key_frames, values)
+        add_driver(key, f'key_blocks["{block.name}"].value', "c * s", variables=(
+            ("c", "KEY", key, f'["{COEFFICIENTS}"][{index}]'),
+            ("s", "OBJECT", obj, f'["{STRENGTH}"]')))
+    return len(basis)
+
+
+def clear_shape_keys(obj, settings):
+    mesh, source = settings.shape_mesh, settings.source_mesh
+    if source is not None:
+        obj.data = source
+    settings.shape_mesh = settings.source_mesh = None
+    if mesh is not None:
+        if mesh.shape_keys is not None:
+            remove_animation(mesh.shape_keys)
+        bpy.data.meshes.remove(mesh)

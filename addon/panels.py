@@ -1,0 +1,79 @@
+"""The sidebar panel (3D Viewport > N > Image Dynamics) for the active image plane."""
+
+import bpy
+
+from .rig import STRENGTH
+
+
+class IMAGEDYN_UL_layers(bpy.types.UIList):
+    def draw_item(self, context, layout, data, item, icon, active_data, active_propname, index):
+        layout.prop(item, "name", text="", emboss=False, icon="MOD_FLUIDSIM")
+
+
+class IMAGEDYN_PT_main(bpy.types.Panel):
+    bl_label = "Image Dynamics"
+    bl_space_type = "VIEW_3D"
+    bl_region_type = "UI"
+    bl_category = "Image Dynamics"
+
+    @classmethod
+    def poll(cls, context):
+        return context.active_object is not None and context.active_object.type == "MESH"
+
+    def draw(self, context):
+        layout = self.layout
+        obj = context.active_object
+        settings = obj.image_dynamics
+
+        row = layout.row()
+        row.template_list("IMAGEDYN_UL_layers", "", settings, "layers", settings, "active_layer", rows=3)
+        column = row.column(align=True)
+        column.operator("image_dynamics.layer_add", icon="ADD", text="")
+        column.operator("image_dynamics.layer_remove", icon="REMOVE", text="")
+
+        if 0 <= settings.active_layer < len(settings.layers):
+            self.draw_layer(layout, settings.layers[settings.active_layer])
+
+        box = layout.box()
+        box.prop(settings, "carrier", expand=True)
+        box.prop(settings, "loop_frames")
+        box.prop(settings, "working_resolution")
+        box.prop(settings, "grid_resolution")
+        if STRENGTH in obj.keys():
+            box.prop(obj, f'["{STRENGTH}"]', text="Motion Strength")
+        if settings.is_baked:
+            box.label(text=f"Baked: {settings.baked_loop_frames} frames from frame {settings.baked_loop_start}",
+                      icon="CHECKMARK")
+        else:
+            box.label(text="Not baked", icon="INFO")
+        row = layout.row(align=True)
+        row.operator("image_dynamics.generate", icon="PLAY")
+        row.operator("image_dynamics.clear", icon="X")
+
+    @staticmethod
+    def draw_layer(layout, layer):
+        box = layout.box()
+        box.prop(layer, "layer_type")
+        box.prop(layer, "mask_source")
+        box.prop(layer, "mask_rect" if layer.mask_source == "RECT" else "mask_image")
+        box.prop(layer, "feather")
+        box.label(text="Direction hints")
+        for index, hint in enumerate(layer.hints):
+            row = box.row(align=True)
+            row.prop(hint, "uv", text="")
+            row.prop(hint, "velocity", text="")
+            row.operator("image_dynamics.hint_remove", icon="X", text="").index = index
+        box.operator("image_dynamics.hint_add", icon="ADD")
+
+
+_classes = (IMAGEDYN_UL_layers, IMAGEDYN_PT_main)
+
+
+def register():
+    for cls in _classes:
+        bpy.utils.register_class(cls)
+
+
+def unregister():
+    for cls in reversed(_classes):
+        bpy.utils.unregister_class(cls)

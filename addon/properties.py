@@ -1,0 +1,79 @@
+"""What the user sets on an image plane: its motion layers, their masks and hints, and the loop."""
+
+import bpy
+from bpy.props import (CollectionProperty, EnumProperty, FloatProperty, FloatVectorProperty, IntProperty,
+                       IntVectorProperty,
+                       PointerProperty, StringProperty)
+
+
+class IMAGEDYN_PG_hint(bpy.types.PropertyGroup):
+    uv: FloatVectorProperty(name="Position", size=2, min=0.0, max=1.0, default=(0.5, 0.5),
+                            description="Where the hint sits on the image, in UV space (0,0 is bottom left)")
+    velocity: FloatVectorProperty(name="Velocity", size=2, default=(1.0, 0.0), soft_min=-50.0, soft_max=50.0,
+                                  description="Speed and direction of the motion, in image pixels per frame "
+                                              "(x to the right, y up)")
+
+
+class IMAGEDYN_PG_layer(bpy.types.PropertyGroup):
+    name: StringProperty(name="Name", default="Layer")
+    layer_type: EnumProperty(name="Type", items=[("FLUID", "Fluid", "Flowing water, smoke or clouds")],
+                             default="FLUID")
+    mask_source: EnumProperty(name="Mask", default="RECT", items=[
+        ("RECT", "Rectangle", "A rectangle in UV space"),
+        ("IMAGE", "Image", "A grey-scale image over the plane: white moves, black stays still")])
+    mask_rect: FloatVectorProperty(name="Rectangle", size=4, min=0.0, max=1.0, default=(0.0, 0.0, 1.0, 1.0),
+                                   description="Moving region as (u min, v min, u max, v max) in UV space")
+    mask_image: PointerProperty(name="Mask Image", type=bpy.types.Image,
+                                description="Image whose brightness says where this layer moves")
+    feather: FloatProperty(name="Soft Edge", default=0.02, min=0.0, max=0.5, subtype="FACTOR",
+                           description="Width of the fade at the mask edge, as a fraction of the image width")
+    hints: CollectionProperty(type=IMAGEDYN_PG_hint)
+
+
+def _carrier_changed(settings, context):
+    from .bake import apply_carrier
+    apply_carrier(settings.id_data, settings)
+
+
+class IMAGEDYN_PG_settings(bpy.types.PropertyGroup):
+    layers: CollectionProperty(type=IMAGEDYN_PG_layer)
+    active_layer: IntProperty(name="Active Layer", default=0)
+    loop_frames: IntProperty(name="Loop Length", default=0, min=0, max=100000,
+                             description="Frames in one loop; 0 uses the scene's frame range")
+    working_resolution: IntProperty(name="Working Resolution", default=256, min=8, max=8192,
+                                    description="Longest side, in pixels, of the grid the motion is computed on")
+    grid_resolution: IntProperty(name="Grid Resolution", default=64, min=2, max=1024,
+                                 description="Vertices along the longest side of the subdivided plane that the "
+                                             "shape keys move")
+    carrier: EnumProperty(name="Motion On", default="TEXTURE", update=_carrier_changed, items=[
+        ("TEXTURE", "Texture", "The image flows while the plane stays put: right for water, smoke and clouds"),
+        ("GEOMETRY", "Geometry", "The subdivided plane bends with the motion: right for swaying things")],
+        description="Which baked rig plays; both are baked, so switching needs no new bake")
+    # What the last bake made, so Clear and re-bake can remove exactly that.
+    baked_loop_start: IntProperty(default=0)
+    baked_loop_frames: IntProperty(default=0)
+    baked_working_size: IntVectorProperty(size=2, default=(0, 0))
+    warp_material: PointerProperty(type=bpy.types.Material)
+    warp_group: PointerProperty(type=bpy.types.NodeTree)
+    warp_atlas: PointerProperty(type=bpy.types.Image)
+    source_mesh: PointerProperty(type=bpy.types.Mesh)
+    shape_mesh: PointerProperty(type=bpy.types.Mesh)
+
+    @property
+    def is_baked(self):
+        return self.baked_loop_frames > 0
+
+
+_classes = (IMAGEDYN_PG_hint, IMAGEDYN_PG_layer, IMAGEDYN_PG_settings)
+
+
+def register():
+    for cls in _classes:
+        bpy.utils.register_class(cls)
+    bpy.types.Object.image_dynamics = PointerProperty(type=IMAGEDYN_PG_settings)
+
+
+def unregister():
+    del bpy.types.Object.image_dynamics
+    for cls in reversed(_classes):
+        bpy.utils.unregister_class(cls)

@@ -1,0 +1,42 @@
+"""What both bake writers share: the keyframeable strength, the loop timing, sampling the backend's arrays."""
+
+import numpy as np
+
+STRENGTH = "motion_strength"
+
+
+def ensure_strength(obj):
+    """A custom property (not an add-on property) so it plays and renders without the extension."""
+    if STRENGTH not in obj.keys():
+        obj[STRENGTH] = 1.0
+    obj.id_properties_ui(STRENGTH).update(
+        min=0.0, soft_max=2.0, default=1.0, precision=3,
+        description="How strongly the baked motion plays: 0 is the still image. Keyframe it to ease motion in")
+
+
+def loop_timing(scene, settings):
+    """(first frame, frames per loop): the scene's frame range unless the plane sets its own loop length."""
+    frames = settings.loop_frames or (scene.frame_end - scene.frame_start + 1)
+    return scene.frame_start, frames
+
+
+def composite_lookup(result, meta):
+    """Sum of every layer's lookups, (2, T, H, W, 2) in UV units, and the cross-fade weights (T, 2)."""
+    layers = meta["layers"]
+    lookup = sum(result[f"{layer['prefix']}_lookup"] for layer in layers)
+    return lookup.astype(np.float32), result[f"{layers[0]['prefix']}_weights"]
+
+
+def sample_at_uv(field, uv):
+    """Bilinear samples of an image-ordered (H, W, ...) array at UV points (N, 2) -> (N, ...)."""
+    height, width = field.shape[:2]
+    x = np.clip(uv[:, 0] * width - 0.5, 0, width - 1)
+    y = np.clip((1.0 - uv[:, 1]) * height - 0.5, 0, height - 1)
+    x0, y0 = np.floor(x).astype(int), np.floor(y).astype(int)
+    x1, y1 = np.minimum(x0 + 1, width - 1), np.minimum(y0 + 1, height - 1)
+    fx, fy = x - x0, y - y0
+    extra = (slice(None),) + (None,) * (field.ndim - 2)
+    fx, fy = fx[extra], fy[extra]
+    top = field[y0, x0] * (1 - fx) + field[y0, x1] * fx
+    bottom = field[y1, x0] * (1 - fx) + field[y1, x1] * fx
+    return top * (1 - fy) + bottom * fy

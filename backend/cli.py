@@ -1,0 +1,81 @@
+"""`python -m backend generate IMAGE --job JOB --out RESULT.npz`: one job without Blender."""
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+
+import cv2
+import numpy as np
+
+from .engine import run_job
+from .errors import BackendError, InputError, JobSpecError
+from .jobspec import parse_job
+
+
+def read_image(path, what):
+    image = cv2.imread(path, cv2.IMREAD_UNCHANGED) if os.path.isfile(path) else None
+    if image is None:
+        raise InputError(f"cannot read {what} '{path}': the file is missing or not an image OpenCV can decode")
+    if image.ndim == 3:  # OpenCV reads BGR(A); the engine works in RGB(A)
+        image = cv2.cvtColor(image, cv2.COLOR_BGRA2RGBA if image.shape[2] == 4 else cv2.COLOR_BGR2RGB)
+    return image
+
+
+def load_job(path):
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = json.load(handle)
+    except OSError as exc:
+        raise InputError(f"cannot read job file '{path}': {exc.strerror}") from None
+    except json.JSONDecodeError as exc:
+        raise JobSpecError(f"job file '{path}' is not valid JSON: {exc}") from None
+    job = parse_job(data)
+    arrays = {}
+    base = os.path.dirname(os.path.abspath(path))
+    for index, layer in enumerate(job.layers):
+        if layer.mask.image is not None:  # files become named arrays, as over the protocol
+            name = f"mask{index}"
+            arrays[name] = read_image(os.path.join(base, layer.mask.image), f"mask of layer '{layer.name}'")
+            layer.mask.image, layer.mask.array = None, name
+    return job, arrays
+
+
+def save_result(path, meta, arrays):
+    """Write the .npz next to its final place, then rename, so a failed run leaves no partial file."""
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    handle, temp = tempfile.mkstemp(suffix=".npz", dir=folder)
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            np.savez(stream, meta=np.array(json.dumps(meta)), **arrays)
+        os.replace(temp, path)
+    except BaseException:
+        os.unlink(temp)
+        raise
+
+
+def main(argv):
+    parser = argparse.ArgumentParser(prog="python -m backend")
+    commands = parser.add_subparsers(dest="command", required=True)
+    generate = commands.add_parser("generate", help="animate one image from a job JSON file")
+    generate.add_argument("image")
+    generate.add_argument("--job", required=True, help="job JSON, see docs/job-spec.md")
+    generate.add_argument("--out", required=True, help="result .npz to write")
+    args = parser.parse_args(argv)
+
+    def progress(stage, fraction):
+        print(f"\r{stage}: {fraction:6.1%}", end="", file=sys.stderr, flush=True)
+
+    try:
+        job, arrays = load_job(args.job)
+        image = read_image(args.image, "image")
+        meta, result = run_job(job, image, arrays, progress)
+        save_result(args.out, meta, result)
+    except BackendError as exc:
+        print(f"\nerror: {exc.kind}: {exc.message}", file=sys.stderr)
+        return 2
+    print(f"\nwrote {args.out} ({meta['working_size'][0]}x{meta['working_size'][1]}, "
+          f"{job.loop_frames} frames, {meta['seconds']} s on {meta['device']})", file=sys.stderr)
+    return 0

@@ -1,0 +1,135 @@
+"""The job: what to animate and how. Parsed from plain JSON data and checked key by key.
+
+docs/job-spec.md is the user-facing description of every key; keep the two in step.
+"""
+
+import math
+from dataclasses import dataclass, field
+
+from .errors import JobSpecError
+
+LAYER_TYPES = ("fluid",)
+DEVICES = ("auto", "cpu", "cuda", "mps")
+
+
+@dataclass
+class Hint:
+    uv: tuple          # position in UV space, (0, 0) bottom left, (1, 1) top right
+    velocity: tuple    # source-image pixels per frame, x to the right, y up
+
+
+@dataclass
+class Mask:
+    rect: tuple = None   # (u0, v0, u1, v1) in UV space
+    image: str = None    # a file path (command line) ...
+    array: str = None    # ... or the name of an array sent with the job (protocol)
+
+
+@dataclass
+class Layer:
+    name: str
+    type: str
+    mask: Mask
+    hints: list = field(default_factory=list)
+    feather: float = 0.02
+
+
+@dataclass
+class Job:
+    loop_frames: int
+    layers: list
+    working_resolution: int = 256
+    device: str = "auto"
+
+
+def parse_job(data):
+    where = "job"
+    _expect(isinstance(data, dict), where, "must be a JSON object")
+    _only_keys(data, where, required={"loop_frames", "layers"}, optional={"working_resolution", "device"})
+    job = Job(
+        loop_frames=_int(data["loop_frames"], f"{where}.loop_frames", 2, 100000),
+        layers=[],
+        working_resolution=_int(data.get("working_resolution", 256), f"{where}.working_resolution", 8, 8192),
+        device=data.get("device", "auto"),
+    )
+    _expect(job.device in DEVICES, f"{where}.device", f"must be one of {', '.join(DEVICES)}, not {job.device!r}")
+    layers = data["layers"]
+    _expect(isinstance(layers, list) and layers, f"{where}.layers", "must be a non-empty list of layers")
+    for index, layer in enumerate(layers):
+        job.layers.append(_parse_layer(layer, f"{where}.layers[{index}]"))
+    names = [layer.name for layer in job.layers]
+    _expect(len(set(names)) == len(names), f"{where}.layers", f"layer names must be unique, got {names}")
+    return job
+
+
+def _parse_layer(data, where):
+    _expect(isinstance(data, dict), where, "must be a JSON object")
+    _only_keys(data, where, required={"name", "type", "mask", "hints"}, optional={"feather"})
+    name = data["name"]
+    _expect(isinstance(name, str) and name.strip(), f"{where}.name", "must be a non-empty string")
+    _expect(data["type"] in LAYER_TYPES, f"{where}.type",
+            f"must be one of {', '.join(LAYER_TYPES)}, not {data['type']!r}")
+    hints = data["hints"]
+    _expect(isinstance(hints, list) and hints, f"{where}.hints", "must list at least one hint")
+    return Layer(
+        name=name,
+        type=data["type"],
+        mask=_parse_mask(data["mask"], f"{where}.mask"),
+        hints=[_parse_hint(hint, f"{where}.hints[{i}]") for i, hint in enumerate(hints)],
+        feather=_number(data.get("feather", 0.02), f"{where}.feather", 0.0, 0.5),
+    )
+
+
+def _parse_mask(data, where):
+    _expect(isinstance(data, dict) and len(data) == 1, where,
+            "must be an object with exactly one of 'rect', 'image' or 'array'")
+    _only_keys(data, where, required=set(), optional={"rect", "image", "array"})
+    if "rect" in data:
+        rect = _numbers(data["rect"], f"{where}.rect", 4, 0.0, 1.0)
+        _expect(rect[0] < rect[2] and rect[1] < rect[3], f"{where}.rect",
+                f"must be [u0, v0, u1, v1] with u0 < u1 and v0 < v1, got {list(rect)}")
+        return Mask(rect=rect)
+    key = next(iter(data))
+    value = data[key]
+    _expect(isinstance(value, str) and value, f"{where}.{key}", "must be a non-empty string")
+    return Mask(**{key: value})
+
+
+def _parse_hint(data, where):
+    _expect(isinstance(data, dict), where, "must be a JSON object")
+    _only_keys(data, where, required={"uv", "velocity"}, optional=set())
+    return Hint(uv=_numbers(data["uv"], f"{where}.uv", 2, 0.0, 1.0),
+                velocity=_numbers(data["velocity"], f"{where}.velocity", 2, -1000.0, 1000.0))
+
+
+def _only_keys(data, where, required, optional):
+    for key in data:
+        if key not in required and key not in optional:
+            allowed = ", ".join(sorted(required | optional))
+            raise JobSpecError(f"{where}: unknown key {key!r} (allowed: {allowed})")
+    for key in sorted(required):
+        if key not in data:
+            raise JobSpecError(f"{where}: missing key {key!r}")
+
+
+def _expect(condition, where, message):
+    if not condition:
+        raise JobSpecError(f"{where} {message}")
+
+
+def _number(value, where, low, high):
+    _expect(isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value),
+            where, f"must be a finite number, got {value!r}")
+    _expect(low <= value <= high, where, f"must be between {low} and {high}, got {value}")
+    return float(value)
+
+
+def _numbers(value, where, count, low, high):
+    _expect(isinstance(value, list) and len(value) == count, where, f"must be a list of {count} numbers")
+    return tuple(_number(v, f"{where}[{i}]", low, high) for i, v in enumerate(value))
+
+
+def _int(value, where, low, high):
+    _expect(isinstance(value, int) and not isinstance(value, bool), where, f"must be a whole number, got {value!r}")
+    _expect(low <= value <= high, where, f"must be between {low} and {high}, got {value}")
+    return value

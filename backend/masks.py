@@ -1,0 +1,53 @@
+"""Layer masks at the working resolution: from a UV rectangle or an image, with a soft inner edge."""
+
+import cv2
+import numpy as np
+
+from .errors import InputError
+
+
+def to_float_image(array, what):
+    """Any 2-D or 3-D image array (uint8, uint16 or float) as float32 in 0..1, rows top to bottom."""
+    array = np.asarray(array)
+    if array.ndim not in (2, 3) or array.shape[0] < 1 or array.shape[1] < 1 or (
+            array.ndim == 3 and not 1 <= array.shape[2] <= 4):
+        raise InputError(f"{what} must be an image of shape (height, width) or (height, width, 1-4 channels), "
+                         f"got {array.shape}")
+    if array.dtype == np.uint8:
+        return array.astype(np.float32) / 255.0
+    if array.dtype == np.uint16:
+        return array.astype(np.float32) / 65535.0
+    if array.dtype.kind == "f":
+        result = array.astype(np.float32)
+        if not np.isfinite(result).all():
+            raise InputError(f"{what} contains NaN or infinite values")
+        return result
+    raise InputError(f"{what} has pixel type {array.dtype}, expected 8-bit, 16-bit or float")
+
+
+def rect_mask(rect, width, height):
+    """1 where a pixel centre lies inside the UV rectangle (v up), else 0."""
+    u0, v0, u1, v1 = rect
+    u = (np.arange(width, dtype=np.float32) + 0.5) / width
+    v = 1.0 - (np.arange(height, dtype=np.float32) + 0.5) / height
+    inside_u = (u >= u0) & (u <= u1)
+    inside_v = (v >= v0) & (v <= v1)
+    return (inside_v[:, None] & inside_u[None, :]).astype(np.float32)
+
+
+def image_mask(array, width, height, what):
+    """Grey level of a mask image, resized to the working grid."""
+    image = to_float_image(array, what)
+    if image.ndim == 3:
+        image = image[..., :3].mean(axis=2) if image.shape[2] >= 3 else image[..., 0]
+    resized = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
+    return np.clip(resized, 0.0, 1.0).astype(np.float32)
+
+
+def feather_inside(mask, feather_px):
+    """Fade the mask to zero over `feather_px` pixels inside its edge; it stays exactly zero outside."""
+    if feather_px < 0.5:
+        return mask
+    inside = (mask > 0).astype(np.uint8)
+    distance = cv2.distanceTransform(np.pad(inside, 1, constant_values=0), cv2.DIST_L2, 5)[1:-1, 1:-1]
+    return mask * np.clip(distance / feather_px, 0.0, 1.0).astype(np.float32)

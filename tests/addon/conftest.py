@@ -1,0 +1,45 @@
+"""Fixtures for tests that run inside the bpy module with the extension loaded as Blender loads it."""
+
+import json
+import os
+
+import bpy
+import pytest
+
+from helpers import LOOP
+from tools import animate, dev_extension, measure
+
+REPO = dev_extension.REPO_ROOT
+SAMPLE_IMAGE = os.path.join(REPO, "samples", "river", "river.png")
+
+
+@pytest.fixture
+def extension():
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    dev_extension.enable(device="cpu")
+    yield dev_extension.MODULE
+
+
+def sample_job(loop_frames=LOOP):
+    with open(os.path.join(REPO, "samples", "river", "job.json"), encoding="utf-8") as handle:
+        job = json.load(handle)
+    job.update(loop_frames=loop_frames, working_resolution=48, device="cpu")
+    for hint in job["layers"][0]["hints"]:  # faster than the sample, so that tiny renders show the flow
+        hint["velocity"] = [4 * speed for speed in hint["velocity"]]
+    return job
+
+
+@pytest.fixture
+def plane(extension):
+    """The sample image as a plane with the sample's river layer, a camera and a tiny Cycles set-up."""
+    obj = animate.import_plane(SAMPLE_IMAGE)
+    animate.apply_job(obj, sample_job(), os.path.dirname(SAMPLE_IMAGE), grid=16)
+    animate.setup_scene(obj, LOOP, width=128, samples=1)
+    return obj
+
+
+@pytest.fixture
+def render(tmp_path):
+    def render_frame(frame):
+        return measure.render_frame(frame, str(tmp_path))
+    return render_frame

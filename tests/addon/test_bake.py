@@ -1,0 +1,157 @@
+"""Generate on a real image plane with the real backend, then read back what was baked and render it."""
+
+import json
+import os
+import subprocess
+import sys
+
+import bpy
+import numpy as np
+import pytest
+from helpers import LOOP, datablock_counts, evaluated_coords, node_tree_state, vertex_coords
+
+TOLERANCE = 1.0 / 255.0
+START = 1
+MIDDLE = START + LOOP // 2
+
+
+def river_rows(image):
+    """Rows of a render that show the river (v between 0.2 and 0.38), and rows of sky far from it."""
+    height = image.shape[0]
+    river = image[round(height * 0.64):round(height * 0.78)]
+    sky = image[: round(height * 0.5)]
+    return river, sky
+
+
+def test_generate_bakes_a_warp_and_shape_keys_that_loop(plane, render):
+    assert bpy.ops.image_dynamics.generate() == {"FINISHED"}
+    settings = plane.image_dynamics
+    assert (settings.baked_loop_start, settings.baked_loop_frames) == (START, LOOP)
+
+    tree = plane.active_material.node_tree
+    image_node = tree.nodes["Image Texture"]
+    warp = image_node.inputs["Vector"].links[0].from_node
+    assert warp.name == "ImageDynamics Warp" and warp.node_tree == settings.warp_group
+    assert warp.inputs["UV"].links[0].from_socket.name == "UV"
+    assert settings.warp_atlas.packed_file is not None
+    drivers = list(settings.warp_group.animation_data.drivers) + list(plane.data.shape_keys.animation_data.drivers)
+    assert drivers and all(d.driver.is_valid and d.driver.is_simple_expression for d in drivers)
+
+    key_blocks = plane.data.shape_keys.key_blocks
+    assert len(key_blocks) >= 2
+
+    def key_values(frame):
+        bpy.context.scene.frame_set(frame)
+        return np.array([block.value for block in key_blocks[1:]])
+
+    for frame in (START, START + 3, MIDDLE):
+        assert np.allclose(key_values(frame), key_values(frame + LOOP), atol=1e-6)
+        assert np.allclose(key_values(frame), key_values(frame - LOOP), atol=1e-6)  # before the start too
+    assert np.abs(key_values(MIDDLE)).max() > 0.1
+
+    first, later, looped = render(START), render(START + LOOP // 4), render(START + LOOP)
+    assert np.abs(first - looped).max() < TOLERANCE
+    river_first, sky_first = river_rows(first)
+    river_later, sky_later = river_rows(later)
+    assert np.abs(river_first - river_later).mean() > 0.003  # the water moves ...
+    assert np.abs(sky_first - sky_later).max() < TOLERANCE  # ... the sky does not
+
+
+def test_strength_zero_is_the_still_image_and_strength_keys_play(plane, render):
+    still = render(MIDDLE)
+    assert bpy.ops.image_dynamics.generate() == {"FINISHED"}
+    assert np.abs(render(MIDDLE) - still).max() > 0.05
+    plane["motion_strength"] = 0.0
+    assert np.abs(render(MIDDLE) - still).max() < TOLERANCE
+
+    plane["motion_strength"] = 0.0
+    plane.keyframe_insert('["motion_strength"]', frame=MIDDLE)
+    plane["motion_strength"] = 1.0
+    plane.keyframe_insert('["motion_strength"]', frame=MIDDLE + 2)
+    assert np.abs(render(MIDDLE) - still).max() < TOLERANCE
+    assert np.abs(render(MIDDLE + 2) - still).max() > 0.05
+
+
+def test_geometry_carrier_moves_the_grid_in_a_loop(plane, render):
+    assert bpy.ops.image_dynamics.generate() == {"FINISHED"}
+    settings = plane.image_dynamics
+    settings.carrier = "GEOMETRY"
+    assert plane.active_material.node_tree.nodes["ImageDynamics Warp"].mute
+    rest = vertex_coords(plane.data)
+    assert len(rest) == 17 * 10  # 16 segments along the long side, 9 along the short one
+
+    def coords(frame):
+        bpy.context.scene.frame_set(frame)
+        return evaluated_coords(plane)
+
+    assert np.abs(coords(START) - rest).max() < 1e-6
+    moved = np.abs(coords(MIDDLE) - rest).max(axis=1)
+    assert moved.max() > 1e-3
+    v_of_vertex = np.round((rest[:, 1] - rest[:, 1].min()) / np.ptp(rest[:, 1]), 4)
+    assert moved[(v_of_vertex > 0.5)].max() < 1e-6  # the sky half of the grid stays put
+    assert np.abs(coords(START + LOOP) - rest).max() < 1e-6
+    assert np.abs(render(START) - render(START + LOOP)).max() < TOLERANCE
+
+    plane["motion_strength"] = 0.0
+    plane.update_tag()  # what editing the field in the UI does; a bare Python assignment tags nothing
+    assert np.abs(coords(MIDDLE) - rest).max() < 1e-6
+
+
+def test_clear_restores_material_and_mesh_and_rebakes_do_not_pile_up(plane):
+    material = plane.active_material
+    before_tree, before_mesh = node_tree_state(material), plane.data
+    before_coords, before_counts = vertex_coords(plane.data), datablock_counts()
+
+    assert bpy.ops.image_dynamics.generate() == {"FINISHED"}
+    after_one = datablock_counts()
+    for _ in range(3):
+        assert bpy.ops.image_dynamics.generate() == {"FINISHED"}
+    assert datablock_counts() == after_one
+
+    assert bpy.ops.image_dynamics.clear() == {"FINISHED"}
+    assert node_tree_state(material) == before_tree
+    assert plane.data == before_mesh and np.array_equal(vertex_coords(plane.data), before_coords)
+    assert datablock_counts() == before_counts
+
+
+def test_baked_file_renders_the_same_without_the_extension(plane, render, tmp_path):
+    assert bpy.ops.image_dynamics.generate() == {"FINISHED"}
+    middle_here = render(MIDDLE)
+    blend = str(tmp_path / "baked.blend")
+    bpy.ops.wm.save_as_mainfile(filepath=blend)
+    script = f"""
+import json, os, sys, tempfile
+sys.path.insert(0, {os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))!r})
+import bpy
+bpy.ops.wm.open_mainfile(filepath={blend!r})
+assert not any("image_dynamics" in name for name in bpy.context.preferences.addons.keys())
+from tools import measure
+import numpy as np
+folder = tempfile.mkdtemp()
+frames = {{f: measure.render_frame(f, folder) for f in ({START}, {MIDDLE}, {START + LOOP})}}
+np.save({str(tmp_path / "middle.npy")!r}, frames[{MIDDLE}])
+print(json.dumps({{"loop": float(np.abs(frames[{START}] - frames[{START + LOOP}]).max()),
+                  "moved": float(np.abs(frames[{START}] - frames[{MIDDLE}]).max())}}))
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    measured = json.loads(done.stdout.strip().splitlines()[-1])
+    assert measured["loop"] < TOLERANCE and measured["moved"] > 0.05
+    assert np.abs(np.load(tmp_path / "middle.npy") - middle_here).max() < TOLERANCE
+
+
+def test_plane_without_image_texture_is_refused_and_left_alone(extension):
+    bpy.ops.mesh.primitive_plane_add()
+    counts = datablock_counts()
+    with pytest.raises(RuntimeError, match="no material with an Image Texture"):
+        bpy.ops.image_dynamics.generate()
+    assert datablock_counts() == counts
+
+
+def test_missing_backend_python_is_explained_and_nothing_changes(plane):
+    preferences = bpy.context.preferences.addons["bl_ext.imgdyn_dev.image_dynamics"].preferences
+    preferences.backend_python = "/nowhere/python"
+    material_before, counts = node_tree_state(plane.active_material), datablock_counts()
+    with pytest.raises(RuntimeError, match="does not exist: fix the path in Preferences"):
+        bpy.ops.image_dynamics.generate()
+    assert node_tree_state(plane.active_material) == material_before and datablock_counts() == counts
