@@ -21,6 +21,7 @@ test-addon: venvs
 	$(BLENDER_PY) -m pytest tests/addon -q
 
 dist: venvs
+	mkdir -p dist
 	$(BLENDER_PY) $(BLENDER_EXT_TOOL) build --source-dir . --output-dir dist
 
 venvs: $(VENVS)/blender/.installed $(VENVS)/backend/.installed
