@@ -3,8 +3,8 @@
 import numpy as np
 
 from ..backend.errors import InputError
-from .bake_shapekeys import bake_shape_keys, clear_shape_keys
-from .bake_warp import NODE_NAME, bake_warp, clear_warp
+from .bake_shapekeys import build_shape_mesh, clear_shape_keys, install_shape_mesh
+from .bake_warp import NODE_NAME, build_warp, clear_warp, install_warp, remove_warp_data
 from .rig import composite_lookup, ensure_strength
 
 
@@ -24,20 +24,28 @@ def check_result(meta, result, loop_frames):
 
 
 def bake(plane, settings, lookup, weights, loop_start, loop_frames):
-    """Replace any earlier bake with this one. On failure nothing of the new bake remains."""
+    """Build the new bake completely, then swap it in for the old one: a failure leaves the old bake as it was."""
     obj = plane.obj
+    atlas, group = build_warp(obj.name, lookup, loop_start, loop_frames)
+    try:
+        mesh, shape_keys = build_shape_mesh(plane, settings, lookup, weights, loop_start)
+    except BaseException:
+        remove_warp_data(atlas, group)
+        raise
     clear(obj, settings)
     ensure_strength(obj)
-    try:
-        bake_warp(plane, settings, lookup, loop_start, loop_frames)
-        shape_keys = bake_shape_keys(plane, settings, lookup, weights, loop_start, loop_frames)
-    except BaseException:
-        clear(obj, settings)
-        raise
+    install_warp(plane, settings, atlas, group)
+    install_shape_mesh(obj, settings, plane.mesh, mesh)
     settings.baked_loop_start, settings.baked_loop_frames = loop_start, loop_frames
     settings.baked_working_size = lookup.shape[3], lookup.shape[2]
     apply_carrier(obj, settings)
     return shape_keys
+
+
+def clear(obj, settings):
+    clear_warp(settings)
+    clear_shape_keys(obj, settings)
+    settings.baked_loop_start = settings.baked_loop_frames = 0
 
 
 def apply_carrier(obj, settings):
@@ -51,8 +59,3 @@ def apply_carrier(obj, settings):
         for block in mesh.shape_keys.key_blocks[1:]:
             block.mute = settings.carrier != "GEOMETRY"
 
-
-def clear(obj, settings):
-    clear_warp(settings)
-    clear_shape_keys(obj, settings)
-    settings.baked_loop_start = settings.baked_loop_frames = 0

@@ -70,42 +70,66 @@ def motion_basis(offsets):
     return basis.reshape((keep,) + offsets.shape[1:]), coefficients / peak
 
 
-def bake_shape_keys(plane, settings, lookup, weights, loop_start, loop_frames):
+def build_shape_mesh(plane, settings, lookup, weights, loop_start):
+    """A grid mesh over the plane with the motion as shape keys; returns (mesh, key count). Not yet shown."""
     obj = plane.obj
-    source_mesh = settings.source_mesh or obj.data
-    origin, u_axis, v_axis = plane.uv_frame(source_mesh)
+    origin, u_axis, v_axis = plane.uv_frame()
     segments = grid_size(u_axis, v_axis, settings.grid_resolution)
-    mesh, vertex_uv = grid_mesh(f"{source_mesh.name} (ImageDynamics grid)", source_mesh, origin, u_axis, v_axis,
+    mesh, vertex_uv = grid_mesh(f"{plane.mesh.name} (ImageDynamics grid)", plane.mesh, origin, u_axis, v_axis,
                                 *segments)
-    # Vertices move against the lookup (content at p came from p + lookup), cross-faded like the texture.
-    frames = lookup.shape[1]
-    per_layer = np.stack([sample_at_uv(np.moveaxis(lookup[layer], 0, 2), vertex_uv) for layer in range(2)])
-    # per_layer: (2, N, T, 2) -> uv offsets (T, N, 2)
+    try:
+        basis, coefficients = motion_basis(_vertex_offsets(lookup, weights, vertex_uv, u_axis, v_axis))
+        _add_shape_keys(mesh, obj, basis, coefficients, loop_start)
+    except BaseException:
+        remove_shape_mesh(mesh)
+        raise
+    return mesh, len(basis)
+
+
+def _vertex_offsets(lookup, weights, vertex_uv, u_axis, v_axis):
+    """(T, N, 3) object-space offsets. A vertex moves against the lookup (the content at p came from
+    p + lookup), cross-faded like the texture."""
+    per_layer = [sample_at_uv(np.moveaxis(lookup[layer], 0, 2), vertex_uv) for layer in range(2)]  # (N, T, 2)
     uv_offsets = -(weights[:, 0, None, None] * np.moveaxis(per_layer[0], 1, 0)
                    + weights[:, 1, None, None] * np.moveaxis(per_layer[1], 1, 0))
-    offsets = uv_offsets[..., :1] * u_axis + uv_offsets[..., 1:] * v_axis
-    basis, coefficients = motion_basis(offsets)
+    return uv_offsets[..., :1] * u_axis + uv_offsets[..., 1:] * v_axis
 
+
+def _add_shape_keys(mesh, obj, basis, coefficients, loop_start):
+    # Shape keys are added through an object; a temporary one keeps the user's object untouched until the swap.
+    holder = bpy.data.objects.new("ImageDynamics shape key holder", mesh)
+    try:
+        rest = np.empty(len(mesh.vertices) * 3, np.float32)
+        mesh.vertices.foreach_get("co", rest)
+        holder.shape_key_add(name="Basis", from_mix=False)
+        key = mesh.shape_keys
+        key[COEFFICIENTS] = [0.0] * max(1, len(basis))
+        frames = coefficients.shape[0]
+        key_frames = [loop_start + t for t in range(frames + 1)]
+        for index, direction in enumerate(basis):
+            block = holder.shape_key_add(name=f"Motion {index + 1}", from_mix=False)
+            block.slider_min, block.slider_max = -10.0, 10.0
+            block.data.foreach_set("co", rest + direction.astype(np.float32).ravel())
+            values = list(coefficients[:, index]) + [coefficients[0, index]]
+            fcurve = ensure_fcurve(key, f'["{COEFFICIENTS}"]', index, f"ImageDynamics Basis ({obj.name})")
+            set_cyclic_keys(fcurve, key_frames, values)
+            add_driver(key, f'key_blocks["{block.name}"].value', "c * s", variables=(
+                ("c", "KEY", key, f'["{COEFFICIENTS}"][{index}]'),
+                ("s", "OBJECT", obj, f'["{STRENGTH}"]')))
+    finally:
+        bpy.data.objects.remove(holder)
+
+
+def install_shape_mesh(obj, settings, source_mesh, mesh):
     settings.source_mesh = source_mesh
     obj.data = mesh
     settings.shape_mesh = mesh
-    rest = np.empty(len(mesh.vertices) * 3, np.float32)
-    mesh.vertices.foreach_get("co", rest)
-    obj.shape_key_add(name="Basis", from_mix=False)
-    key = mesh.shape_keys
-    key[COEFFICIENTS] = [0.0] * max(1, len(basis))
-    key_frames = [loop_start + t for t in range(frames + 1)]
-    for index, direction in enumerate(basis):
-        block = obj.shape_key_add(name=f"Motion {index + 1}", from_mix=False)
-        block.slider_min, block.slider_max = -10.0, 10.0
-        block.data.foreach_set("co", rest + direction.astype(np.float32).ravel())
-        values = list(coefficients[:, index]) + [coefficients[0, index]]
-        set_cyclic_keys(ensure_fcurve(key, f'["{COEFFICIENTS}"]', index, f"ImageDynamics Basis ({obj.name})"),
-                        key_frames, values)
-        add_driver(key, f'key_blocks["{block.name}"].value', "c * s", variables=(
-            ("c", "KEY", key, f'["{COEFFICIENTS}"][{index}]'),
-            ("s", "OBJECT", obj, f'["{STRENGTH}"]')))
-    return len(basis)
+
+
+def remove_shape_mesh(mesh):
+    if mesh.shape_keys is not None:
+        remove_animation(mesh.shape_keys)
+    bpy.data.meshes.remove(mesh)
 
 
 def clear_shape_keys(obj, settings):
@@ -114,6 +138,4 @@ def clear_shape_keys(obj, settings):
         obj.data = source
     settings.shape_mesh = settings.source_mesh = None
     if mesh is not None:
-        if mesh.shape_keys is not None:
-            remove_animation(mesh.shape_keys)
-        bpy.data.meshes.remove(mesh)
+        remove_shape_mesh(mesh)

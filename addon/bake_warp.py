@@ -37,18 +37,33 @@ def build_atlas(lookup, columns, rows):
         rows * height, columns * width, 4)
 
 
-def bake_warp(plane, settings, lookup, loop_start, loop_frames):
+def build_warp(object_name, lookup, loop_start, loop_frames):
+    """The atlas image and the lookup node group for a bake; nothing in the scene uses them yet."""
     _, frames, height, width, _ = lookup.shape
     columns, rows = atlas_layout(frames, width, height)
     if columns * width > MAX_ATLAS_SIDE or rows * height > MAX_ATLAS_SIDE:
         raise PlaneError(f"{frames} frames at {width}x{height} do not fit in one texture: lower the working "
                          f"resolution or the loop length")
-    atlas = _atlas_image(plane.obj.name, build_atlas(lookup, columns, rows))
-    settings.warp_atlas = atlas
-    group = _lookup_group(plane.obj.name, atlas, columns, rows, width, height, loop_start, loop_frames)
-    settings.warp_group = group
+    atlas = _atlas_image(object_name, build_atlas(lookup, columns, rows))
+    try:
+        group = _lookup_group(object_name, atlas, columns, rows, width, height, loop_start, loop_frames)
+    except BaseException:
+        bpy.data.images.remove(atlas)
+        raise
+    return atlas, group
+
+
+def install_warp(plane, settings, atlas, group):
     _insert_group(plane.material, plane.image_node, group)
-    settings.warp_material = plane.material
+    settings.warp_material, settings.warp_group, settings.warp_atlas = plane.material, group, atlas
+
+
+def remove_warp_data(atlas, group):
+    if group is not None:
+        remove_animation(group)
+        bpy.data.node_groups.remove(group)
+    if atlas is not None:
+        bpy.data.images.remove(atlas)
 
 
 def clear_warp(settings):
@@ -56,11 +71,7 @@ def clear_warp(settings):
     if material is not None and material.node_tree is not None:
         _remove_group_node(material.node_tree)
     settings.warp_material = settings.warp_group = settings.warp_atlas = None
-    if group is not None:
-        remove_animation(group)
-        bpy.data.node_groups.remove(group)
-    if atlas is not None:
-        bpy.data.images.remove(atlas)
+    remove_warp_data(atlas, group)
 
 
 def _atlas_image(object_name, pixels):

@@ -28,9 +28,9 @@ class ImagePlane:
         self.image.pixels.foreach_get(buffer)
         return buffer.reshape(height, width, 4)[::-1].copy()
 
-    def uv_frame(self, mesh=None):
+    def uv_frame(self):
         """(origin, u axis, v axis) in object space such that position = origin + u * U + v * V."""
-        mesh = mesh or self.mesh
+        mesh = self.mesh
         if len(mesh.polygons) != 1 or len(mesh.polygons[0].vertices) != 4 or not mesh.uv_layers:
             raise PlaneError(f"'{self.obj.name}' is not a single textured quad: use a plane made by "
                              f"File > Import > Images as Planes")

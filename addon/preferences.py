@@ -1,9 +1,12 @@
-"""Add-on preferences: which Python runs the backend, and on which device."""
+"""Add-on preferences: which Python runs the backend, on which device, and how long to wait for it."""
 
 import bpy
-from bpy.props import EnumProperty, StringProperty
+from bpy.props import EnumProperty, FloatProperty, StringProperty
 
 ROOT_PACKAGE = __package__.rpartition(".")[0]
+
+# What "Check Backend" found, shown in the preferences until the next check (not saved).
+last_check = {}
 
 
 class IMAGEDYN_AP_preferences(bpy.types.AddonPreferences):
@@ -18,11 +21,39 @@ class IMAGEDYN_AP_preferences(bpy.types.AddonPreferences):
         ("cuda", "CUDA", "An NVIDIA GPU"),
         ("mps", "Apple GPU", "Metal on Apple silicon")],
         description="Where the backend computes motion")
+    hang_timeout: FloatProperty(
+        name="Hang Timeout", default=120.0, min=1.0, soft_max=600.0, unit="TIME_ABSOLUTE",
+        description="Seconds without any word from the backend after which it is stopped and the job fails")
+    idle_timeout: FloatProperty(
+        name="Idle Timeout", default=10.0, min=0.0, soft_max=120.0,
+        description="Minutes the backend stays loaded without jobs before it is stopped to free memory "
+                    "(0 keeps it until Blender quits)")
+    install_base_python: StringProperty(
+        name="Build From", subtype="FILE_PATH",
+        description="Python 3.10 or newer used to create the backend environment (empty: python3.11 or python3 "
+                    "found on the system)")
+    install_location: StringProperty(
+        name="Install To", subtype="DIR_PATH",
+        description="Folder for the backend environment (empty: the extension's user folder)")
 
     def draw(self, context):
         layout = self.layout
         layout.prop(self, "backend_python")
         layout.prop(self, "device")
+        row = layout.row()
+        row.prop(self, "hang_timeout")
+        row.prop(self, "idle_timeout")
+        row = layout.row()
+        row.operator("image_dynamics.check_backend", icon="CHECKMARK")
+        if last_check:
+            box = layout.box()
+            for line in last_check.get("lines", ()):
+                box.label(text=line)
+        box = layout.box()
+        box.label(text="Install Backend", icon="IMPORT")
+        box.prop(self, "install_base_python")
+        box.prop(self, "install_location")
+        box.operator("image_dynamics.install_backend", icon="IMPORT")
 
 
 def get_preferences(context=None):

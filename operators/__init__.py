@@ -1,10 +1,10 @@
-"""Operators: generate and bake, clear, and editing the motion layers and hints."""
+"""Operators: generate and bake, cancel, clear, edit the motion layers and hints, check and install the backend."""
 
 import bpy
 
-from . import generate, layers
+from . import backend, generate, layers
 
-_classes = generate.classes + layers.classes
+_classes = generate.classes + layers.classes + backend.classes
 
 
 def register():

@@ -1,10 +1,15 @@
-"""Generate (ask the backend for motion, then bake it) and Clear."""
+"""Generate (ask the backend for motion, then bake it), Cancel, and Clear.
+
+Generate runs modal in the UI: the backend works in a thread, the progress bar and the status bar show its stage,
+Esc cancels. From scripts and in background mode it runs to the end before returning, on the same path.
+"""
 
 import bpy
 
 from ..addon.backend_client import shared_client
 from ..addon.bake import bake, check_result, clear
 from ..addon.job import build_job
+from ..addon.jobs import GenerateJob, active_job
 from ..addon.plane import ImagePlane, PlaneError
 from ..addon.preferences import get_preferences
 from ..addon.rig import loop_timing
@@ -25,37 +30,112 @@ class IMAGEDYN_OT_generate(bpy.types.Operator):
     bl_description = "Compute the motion of this plane's layers and bake it into a looping rig"
     bl_options = {"REGISTER", "UNDO"}
 
-    poll = classmethod(_poll_plane)
+    @classmethod
+    def poll(cls, context):
+        if not _poll_plane(cls, context):
+            return False
+        if active_job() is not None:
+            cls.poll_message_set("A motion job is running: wait for it or press Esc to cancel it")
+            return False
+        return True
 
     def execute(self, context):
+        job = self._start(context)
+        if job is None:
+            return {"CANCELLED"}
+        try:
+            job.wait()
+        except BackendError:
+            pass  # reported by _finish
+        return self._finish(context, job)
+
+    def invoke(self, context, event):
+        if bpy.app.background or context.window is None:
+            return self.execute(context)
+        self._job = self._start(context)
+        if self._job is None:
+            return {"CANCELLED"}
+        window_manager = context.window_manager
+        self._timer = window_manager.event_timer_add(0.1, window=context.window)
+        window_manager.progress_begin(0, 100)
+        window_manager.modal_handler_add(self)
+        return {"RUNNING_MODAL"}
+
+    def modal(self, context, event):
+        job = self._job
+        if event.type == "ESC" and event.value == "PRESS":
+            job.cancel()
+        if event.type != "TIMER":
+            return {"PASS_THROUGH"}
+        job.watch()
+        window_manager = context.window_manager
+        if not job.done:
+            window_manager.progress_update(job.fraction * 100)
+            context.workspace.status_text_set(f"Image Dynamics: {job.stage} {job.fraction:.0%}   (Esc to cancel)")
+            return {"PASS_THROUGH"}
+        window_manager.event_timer_remove(self._timer)
+        window_manager.progress_end()
+        context.workspace.status_text_set(None)
+        return self._finish(context, job)
+
+    def _start(self, context):
         obj = context.active_object
         settings = obj.image_dynamics
-        window_manager = context.window_manager
         try:
             plane = ImagePlane(obj, settings.source_mesh)
-            loop_start, loop_frames = loop_timing(context.scene, settings)
-            if loop_frames < 2:
+            self._loop_start, self._loop_frames = loop_timing(context.scene, settings)
+            if self._loop_frames < 2:
                 raise PlaneError("A loop needs at least 2 frames: widen the scene's frame range or set Loop Length")
             preferences = get_preferences(context)
-            job, arrays = build_job(plane, settings, loop_frames, preferences.device if preferences else "auto")
+            job, arrays = build_job(plane, settings, self._loop_frames,
+                                    preferences.device if preferences else "auto")
             client = shared_client(preferences.backend_python if preferences else "")
-            window_manager.progress_begin(0, 100)
-            try:
-                meta, result = client.generate(
-                    job, arrays, on_progress=lambda stage, fraction: window_manager.progress_update(fraction * 100))
-            finally:
-                window_manager.progress_end()
-            lookup, weights = check_result(meta, result, loop_frames)
-            shape_keys = bake(plane, settings, lookup, weights, loop_start, loop_frames)
-        except PlaneError as exc:
+            self._object_name = obj.name
+            return GenerateJob(client, job, arrays, preferences.hang_timeout if preferences else 120.0,
+                               obj.name).start()
+        except (PlaneError, BackendError) as exc:
+            self.report({"ERROR"}, str(exc))
+            return None
+
+    def _finish(self, context, job):
+        if job.error is not None:
+            if job.cancelled:
+                self.report({"WARNING"}, "Cancelled: the scene was not changed")
+            else:
+                self.report({"ERROR"}, f"Motion backend: {job.error.message}")
+            return {"CANCELLED"}
+        meta, result = job.result
+        obj = bpy.data.objects.get(self._object_name)
+        try:
+            if obj is None:
+                raise PlaneError(f"'{self._object_name}' was deleted while its motion was computed: nothing was baked")
+            settings = obj.image_dynamics
+            plane = ImagePlane(obj, settings.source_mesh)
+            lookup, weights = check_result(meta, result, self._loop_frames)
+            shape_keys = bake(plane, settings, lookup, weights, self._loop_start, self._loop_frames)
+        except (PlaneError, BackendError) as exc:
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
-        except BackendError as exc:
-            self.report({"ERROR"}, f"Motion backend: {exc.message}")
-            return {"CANCELLED"}
         width, height = meta["working_size"]
-        self.report({"INFO"}, f"Baked a {loop_frames}-frame loop from frame {loop_start} "
+        self.report({"INFO"}, f"Baked a {self._loop_frames}-frame loop from frame {self._loop_start} "
                               f"({width}x{height} motion, {shape_keys} shape keys, on {meta['device']})")
+        return {"FINISHED"}
+
+
+class IMAGEDYN_OT_cancel(bpy.types.Operator):
+    bl_idname = "image_dynamics.cancel"
+    bl_label = "Cancel Motion Job"
+    bl_description = "Stop the running motion job; the scene stays as it was"
+
+    @classmethod
+    def poll(cls, context):
+        if active_job() is None:
+            cls.poll_message_set("No motion job is running")
+            return False
+        return True
+
+    def execute(self, context):
+        active_job().cancel()
         return {"FINISHED"}
 
 
@@ -80,4 +160,4 @@ class IMAGEDYN_OT_clear(bpy.types.Operator):
         return {"FINISHED"}
 
 
-classes = (IMAGEDYN_OT_generate, IMAGEDYN_OT_clear)
+classes = (IMAGEDYN_OT_generate, IMAGEDYN_OT_cancel, IMAGEDYN_OT_clear)

@@ -1,0 +1,94 @@
+"""One backend job at a time, run in a worker thread so that Blender stays responsive.
+
+The operator (or a script) starts a GenerateJob and polls it: it reports the stage and progress, can be
+cancelled, and is killed when the backend stops answering for longer than the preferences allow.
+"""
+
+import threading
+import time
+
+from ..backend.errors import BackendError, InternalError
+
+# After Cancel the backend gets this long to stop by itself before it is killed.
+CANCEL_GRACE_S = 1.0
+
+_active = None
+
+
+def active_job():
+    """The job that is running now, or None."""
+    return _active if _active is not None and not _active.done else None
+
+
+class GenerateJob:
+    def __init__(self, client, job, arrays, hang_timeout_s, label):
+        self.client = client
+        self.label = label
+        self.stage, self.fraction = "starting", 0.0
+        self.result = self.error = None
+        self._job, self._arrays = job, arrays
+        self._hang_timeout_s = hang_timeout_s
+        self._job_id = None
+        self._cancel_asked_at = None
+        self._thread = threading.Thread(target=self._run, daemon=True, name="image-dynamics-job")
+
+    @property
+    def done(self):
+        return not self._thread.is_alive()
+
+    @property
+    def cancelled(self):
+        return self._cancel_asked_at is not None
+
+    def start(self):
+        global _active
+        if active_job() is not None:
+            raise BackendError(f"A motion job for '{_active.label}' is still running: wait for it or cancel it")
+        _active = self
+        self.client.last_activity = time.monotonic()
+        self._thread.start()
+        return self
+
+    def cancel(self):
+        if self._cancel_asked_at is None:
+            self._cancel_asked_at = time.monotonic()
+            if self._job_id is not None:
+                self.client.cancel(self._job_id)
+
+    def watch(self):
+        """Call often while the job runs: enforces the hang timeout and the cancel grace period."""
+        if self.done:
+            return
+        now = time.monotonic()
+        if self._cancel_asked_at is not None and now - self._cancel_asked_at > CANCEL_GRACE_S:
+            self.client.kill("the job was cancelled")
+        elif now - self.client.last_activity > self._hang_timeout_s:
+            self.client.kill(f"the backend stopped answering for {self._hang_timeout_s:.0f} s")
+
+    def wait(self, poll_s=0.05):
+        """Block until the job ends (scripts and background mode); returns (meta, arrays) or raises."""
+        while not self.done:
+            self.watch()
+            self._thread.join(poll_s)
+        if self.error is not None:
+            raise self.error
+        return self.result
+
+    def _submitted(self, job_id):
+        self._job_id = job_id
+        if self._cancel_asked_at is not None:  # cancelled while the backend was still starting
+            self.client.cancel(job_id)
+
+    def _progress(self, stage, fraction):
+        self.stage, self.fraction = stage, fraction
+
+    def _run(self):
+        try:
+            self.result = self.client.generate(self._job, self._arrays, on_progress=self._progress,
+                                               on_submitted=self._submitted)
+        except BackendError as exc:
+            self.error = exc
+        except Exception as exc:  # a bug on our side must still end the job with a message
+            self.error = InternalError(f"{type(exc).__name__}: {exc}")
+        finally:
+            self._arrays = None  # the image can be large: do not keep it after the job

@@ -1,0 +1,49 @@
+"""`python -m backend.probe`: what this Python can run, as one line of JSON on stdout.
+
+Only the standard library is imported at the top, so the probe answers even where torch, numpy or opencv are
+missing; the add-on turns the answer into a message that says what to install.
+"""
+
+import importlib
+import json
+import platform
+import sys
+
+MIN_PYTHON = (3, 10)
+
+
+def free_memory_bytes():
+    try:
+        with open("/proc/meminfo", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def probe():
+    report = {"python": platform.python_version(), "executable": sys.executable,
+              "python_ok": sys.version_info[:2] >= MIN_PYTHON, "min_python": ".".join(map(str, MIN_PYTHON)),
+              "packages": {}, "devices": [], "free_memory": free_memory_bytes()}
+    for module, name in (("numpy", "numpy"), ("cv2", "opencv-python-headless"), ("torch", "torch")):
+        try:
+            report["packages"][name] = getattr(importlib.import_module(module), "__version__", "?")
+        except Exception as exc:  # any import failure means: not usable
+            report["packages"][name] = None
+            report.setdefault("import_errors", {})[name] = f"{type(exc).__name__}: {exc}"
+    if report["packages"]["torch"]:
+        import torch
+        report["devices"].append("cpu")
+        if torch.cuda.is_available():
+            report["devices"].append("cuda")
+            report["cuda_name"] = torch.cuda.get_device_name(0)
+            report["cuda_free_memory"] = torch.cuda.mem_get_info()[0]
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            report["devices"].append("mps")
+    return report
+
+
+if __name__ == "__main__":
+    print(json.dumps(probe()))
