@@ -26,12 +26,19 @@ dist: venvs
 
 venvs: $(VENVS)/blender/.installed $(VENVS)/backend/.installed
 
-# A venv is rebuilt only when its requirements file changed since it was made.
-$(VENVS)/%/.installed: requirements/%.txt
-	rm -rf $(VENVS)/$*
-	$(PYTHON) -m venv $(VENVS)/$*
-	$(VENVS)/$*/bin/python -m pip install --quiet -r $<
-	cp $< $@
+# A venv is rebuilt only when its requirements changed since it was made.
+$(VENVS)/blender/.installed: requirements/blender.txt
+	$(call make_venv,blender,$<)
+
+$(VENVS)/backend/.installed: requirements/backend-dev.txt requirements/backend.txt
+	$(call make_venv,backend,$<)
+
+define make_venv
+	rm -rf $(VENVS)/$(1)
+	$(PYTHON) -m venv $(VENVS)/$(1)
+	$(VENVS)/$(1)/bin/python -m pip install --quiet -r $(2)
+	touch $(VENVS)/$(1)/.installed
+endef
 
 clean:
 	rm -rf out dist

@@ -1,14 +1,16 @@
 """Turn a plane's settings into a backend job (docs/job-spec.md) and the arrays that travel with it."""
 
-import numpy as np
+from .plane import PlaneError, read_pixels
 
-from .plane import PlaneError
+# Images are sent at up to this many times the working resolution: enough detail for the working grid.
+IMAGE_DETAIL = 2
 
 
 def build_job(plane, settings, loop_frames, device):
     if not settings.layers:
         raise PlaneError("Add a motion layer first (Image Dynamics panel > Layers > +)")
-    arrays = {"image": plane.image_pixels()}
+    max_side = IMAGE_DETAIL * settings.working_resolution
+    arrays = {"image": plane.image_pixels(max_side)}
     layers = []
     for index, layer in enumerate(settings.layers):
         if not layer.hints:
@@ -17,7 +19,7 @@ def build_job(plane, settings, loop_frames, device):
             if layer.mask_image is None:
                 raise PlaneError(f"Layer '{layer.name}' uses an image mask but no image is chosen")
             name = f"mask{index}"
-            arrays[name] = _mask_pixels(layer.mask_image)
+            arrays[name] = read_pixels(layer.mask_image, max_side, "Mask image")[..., :3]
             mask = {"array": name}
         else:
             mask = {"rect": [float(c) for c in layer.mask_rect]}
@@ -30,14 +32,5 @@ def build_job(plane, settings, loop_frames, device):
                       for hint in layer.hints],
         })
     job = {"loop_frames": loop_frames, "working_resolution": settings.working_resolution,
-           "device": device, "layers": layers}
+           "device": device, "image_size": list(plane.image.size), "layers": layers}
     return job, arrays
-
-
-def _mask_pixels(image):
-    width, height = image.size
-    if width == 0 or height == 0:
-        raise PlaneError(f"Mask image '{image.name}' has no pixels: check that its file can be read")
-    buffer = np.empty(width * height * 4, np.float32)
-    image.pixels.foreach_get(buffer)
-    return buffer.reshape(height, width, 4)[::-1, :, :3].copy()

@@ -2,6 +2,7 @@
 
 import bpy
 
+from .jobs import active_job
 from .rig import STRENGTH
 
 
@@ -41,14 +42,20 @@ class IMAGEDYN_PT_main(bpy.types.Panel):
         box.prop(settings, "grid_resolution")
         if STRENGTH in obj.keys():
             box.prop(obj, f'["{STRENGTH}"]', text="Motion Strength")
-        if settings.is_baked:
+        job = active_job()
+        if job is not None:
+            box.label(text=f"Working on '{job.label}': {job.stage} {job.fraction:.0%}", icon="SORTTIME")
+        elif settings.is_baked:
             box.label(text=f"Baked: {settings.baked_loop_frames} frames from frame {settings.baked_loop_start}",
                       icon="CHECKMARK")
         else:
             box.label(text="Not baked", icon="INFO")
         row = layout.row(align=True)
-        row.operator("image_dynamics.generate", icon="PLAY")
-        row.operator("image_dynamics.clear", icon="X")
+        if job is not None:
+            row.operator("image_dynamics.cancel", icon="CANCEL")
+        else:
+            row.operator("image_dynamics.generate", icon="PLAY")
+            row.operator("image_dynamics.clear", icon="X")
 
     @staticmethod
     def draw_layer(layout, layer):

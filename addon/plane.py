@@ -1,5 +1,6 @@
 """The image plane: the mesh, its material's image texture, and the map from UV to object space."""
 
+import bpy
 import numpy as np
 
 
@@ -19,14 +20,11 @@ class ImagePlane:
         self.mesh = source_mesh or obj.data  # after a bake the object shows a grid; the plane is the original
         self.uv_frame()  # fail now, before any work, if this is not an image plane
 
-    def image_pixels(self):
-        """The image as float32 RGBA, rows top to bottom (Blender stores them bottom to top)."""
-        width, height = self.image.size
-        if width == 0 or height == 0:
-            raise PlaneError(f"Image '{self.image.name}' has no pixels: check that its file can be read")
-        buffer = np.empty(width * height * 4, dtype=np.float32)
-        self.image.pixels.foreach_get(buffer)
-        return buffer.reshape(height, width, 4)[::-1].copy()
+    def image_pixels(self, max_side):
+        """The image as float32 RGBA, rows top to bottom (Blender stores them bottom to top), reduced so that its
+        longer side is at most `max_side`: a 16k painting need not cross the pipe at full size."""
+        return read_pixels(self.image, max_side, "Image")
+
 
     def uv_frame(self):
         """(origin, u axis, v axis) in object space such that position = origin + u * U + v * V."""
@@ -62,3 +60,22 @@ def _find_image_node(obj):
             return material, nodes[0]
     raise PlaneError(f"'{obj.name}' has no material with an Image Texture: import the image with "
                      f"File > Import > Images as Planes")
+
+
+def read_pixels(image, max_side, what):
+    width, height = image.size
+    if width == 0 or height == 0:
+        raise PlaneError(f"{what} '{image.name}' has no pixels: check that its file can be read")
+    source = image
+    if max(width, height) > max_side:
+        scale = max_side / max(width, height)
+        width, height = max(1, round(width * scale)), max(1, round(height * scale))
+        source = image.copy()  # scale() works in place; the user's image stays as it is
+        source.scale(width, height)
+    try:
+        buffer = np.empty(width * height * 4, dtype=np.float32)
+        source.pixels.foreach_get(buffer)
+    finally:
+        if source is not image:
+            bpy.data.images.remove(source)
+    return buffer.reshape(height, width, 4)[::-1].copy()

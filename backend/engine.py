@@ -20,7 +20,7 @@ def run_job(job, image, arrays, progress):
     CancelledError to stop the job between steps."""
     started = time.perf_counter()
     image = masks.to_float_image(image, "the image")
-    src_h, src_w = image.shape[:2]
+    src_w, src_h = job.image_size or (image.shape[1], image.shape[0])  # pixel units refer to the original
     width, height = working_size(src_w, src_h, job.working_resolution)
     device = pick_device(job.device)
     meta = {"working_size": [width, height], "image_size": [src_w, src_h], "loop_frames": job.loop_frames,

@@ -40,18 +40,24 @@ class Job:
     layers: list
     working_resolution: int = 256
     device: str = "auto"
+    image_size: tuple = None  # (width, height) of the original when the image sent is a reduced copy
 
 
 def parse_job(data):
     where = "job"
     _expect(isinstance(data, dict), where, "must be a JSON object")
-    _only_keys(data, where, required={"loop_frames", "layers"}, optional={"working_resolution", "device"})
+    _only_keys(data, where, required={"loop_frames", "layers"},
+               optional={"working_resolution", "device", "image_size"})
     job = Job(
         loop_frames=_int(data["loop_frames"], f"{where}.loop_frames", 2, 100000),
         layers=[],
         working_resolution=_int(data.get("working_resolution", 256), f"{where}.working_resolution", 8, 8192),
         device=data.get("device", "auto"),
     )
+    if "image_size" in data:
+        size = data["image_size"]
+        _expect(isinstance(size, list) and len(size) == 2, f"{where}.image_size", "must be [width, height]")
+        job.image_size = tuple(_int(n, f"{where}.image_size[{i}]", 1, 1 << 20) for i, n in enumerate(size))
     _expect(job.device in DEVICES, f"{where}.device", f"must be one of {', '.join(DEVICES)}, not {job.device!r}")
     layers = data["layers"]
     _expect(isinstance(layers, list) and layers, f"{where}.layers", "must be a non-empty list of layers")

@@ -19,7 +19,7 @@ import torch
 from . import __version__
 from .device import available_devices
 from .engine import run_job
-from .errors import BackendError, CancelledError, InternalError, ProtocolError
+from .errors import BackendError, CancelledError, InternalError, JobSpecError, ProtocolError
 from .jobspec import parse_job
 from .protocol import PROTOCOL_VERSION, read_message, write_message
 
@@ -91,6 +91,10 @@ def _generate(stdout, header, arrays, cancelled):
 
     try:
         job = parse_job(header.get("job"))
+        for index, layer in enumerate(job.layers):
+            if layer.mask.image is not None:  # the service reads no files: what it needs comes in the message
+                raise JobSpecError(f"job.layers[{index}].mask.image: file paths are not accepted by the service; "
+                                   f"send the mask as an array")
         if "image" not in arrays:
             raise ProtocolError("a generate request must carry an array named 'image'")
         meta, result = run_job(job, arrays["image"], arrays, progress)
@@ -113,4 +117,8 @@ def main():
     protocol_out = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
     torch.set_num_threads(max(1, os.cpu_count() or 1))
-    return serve(sys.stdin.buffer, protocol_out)
+    code = serve(sys.stdin.buffer, protocol_out)
+    # Exit at once: a normal interpreter shutdown aborts while the reader thread still blocks on stdin.
+    protocol_out.flush()
+    sys.stderr.flush()
+    os._exit(code)

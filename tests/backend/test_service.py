@@ -97,3 +97,17 @@ def test_cancel_stops_a_running_job_and_the_next_one_runs(service):
     assert time.monotonic() - asked < 2.0
     send(service, {"type": "generate", "id": 3, "job": JOB}, {"image": IMAGE})
     assert receive_until_final(service)[0]["type"] == "result"
+
+
+def test_shutdown_request_ends_the_service_cleanly(service):
+    send(service, {"type": "hello", "protocol": PROTOCOL_VERSION})
+    read_message(service.stdout)
+    send(service, {"type": "shutdown"})
+    assert service.wait(timeout=10) == 0
+
+
+def test_the_service_reads_no_files_named_in_a_job(service):
+    job = dict(JOB, layers=[dict(JOB["layers"][0], mask={"image": "/etc/passwd"})])
+    send(service, {"type": "generate", "id": 4, "job": job}, {"image": IMAGE})
+    header, _, _ = receive_until_final(service)
+    assert header["kind"] == "JobSpecError" and "file paths are not accepted" in header["message"]
