@@ -1,5 +1,8 @@
 """Turn a plane's settings into a backend job (docs/job-spec.md) and the arrays that travel with it."""
 
+import bpy
+
+from .hints import PlaneProjection, drift_velocity, guide_hints
 from .plane import PlaneError, read_pixels
 
 # Images are sent at up to this many times the working resolution: enough detail for the working grid.
@@ -11,26 +14,37 @@ def build_job(plane, settings, loop_frames, device):
         raise PlaneError("Add a motion layer first (Image Dynamics panel > Layers > +)")
     max_side = IMAGE_DETAIL * settings.working_resolution
     arrays = {"image": plane.image_pixels(max_side)}
+    projection = PlaneProjection(plane)
+    depsgraph = bpy.context.evaluated_depsgraph_get()
     layers = []
     for index, layer in enumerate(settings.layers):
-        if not layer.hints:
-            raise PlaneError(f"Layer '{layer.name}' has no hints: add at least one direction hint")
-        if layer.mask_source == "IMAGE":
-            if layer.mask_image is None:
-                raise PlaneError(f"Layer '{layer.name}' uses an image mask but no image is chosen")
-            name = f"mask{index}"
-            arrays[name] = read_pixels(layer.mask_image, max_side, "Mask image")[..., :3]
-            mask = {"array": name}
+        spec = {"name": layer.name, "type": layer.layer_type.lower(), "feather": float(layer.feather),
+                "edge_tolerance": float(layer.edge_tolerance), "pin_falloff": float(layer.pin_falloff)}
+        spec["mask"] = _mask_spec(layer.mask_source, layer.mask_rect, layer.mask_image, f"mask{index}", arrays,
+                                  max_side, f"Layer '{layer.name}' uses an image mask but no image is chosen")
+        if layer.pin_image is not None:
+            spec["pin_mask"] = _mask_spec("IMAGE", None, layer.pin_image, f"pins{index}", arrays, max_side, "")
+        hints, pins = guide_hints(layer, plane, projection, loop_frames, depsgraph)
+        if pins:
+            spec["pins"] = pins
+        if layer.layer_type == "DRIFT":
+            spec["velocity"] = drift_velocity(layer, plane.image.size[0], loop_frames)
         else:
-            mask = {"rect": [float(c) for c in layer.mask_rect]}
-        layers.append({
-            "name": layer.name,
-            "type": layer.layer_type.lower(),
-            "mask": mask,
-            "feather": float(layer.feather),
-            "hints": [{"uv": [float(c) for c in hint.uv], "velocity": [float(c) for c in hint.velocity]}
-                      for hint in layer.hints],
-        })
+            hints += [{"uv": [float(c) for c in hint.uv], "velocity": [float(c) for c in hint.velocity]}
+                      for hint in layer.hints]
+            if not hints:
+                raise PlaneError(f"Layer '{layer.name}' has no hints: add an arrow, a flow line or a hint")
+            spec["hints"] = hints
+        layers.append(spec)
     job = {"loop_frames": loop_frames, "working_resolution": settings.working_resolution,
            "device": device, "image_size": list(plane.image.size), "layers": layers}
     return job, arrays
+
+
+def _mask_spec(source, rect, image, array_name, arrays, max_side, missing_message):
+    if source == "RECT":
+        return {"rect": [float(c) for c in rect]}
+    if image is None:
+        raise PlaneError(missing_message)
+    arrays[array_name] = read_pixels(image, max_side, "Mask image")[..., :3]
+    return {"array": array_name}

@@ -64,13 +64,36 @@ class IMAGEDYN_PT_main(bpy.types.Panel):
         box.prop(layer, "mask_source")
         box.prop(layer, "mask_rect" if layer.mask_source == "RECT" else "mask_image")
         box.prop(layer, "feather")
-        box.label(text="Direction hints")
-        for index, hint in enumerate(layer.hints):
+        if layer.layer_type == "DRIFT":
+            box.prop(layer, "drift_angle")
+        row = box.row(align=True)
+        row.prop(layer, "speed")
+        row.prop(layer, "speed_unit", text="")
+        if layer.layer_type == "FLUID":
+            box.prop(layer, "edge_tolerance")
+        box.label(text="Guides")
+        for index, guide in enumerate(layer.guides):
             row = box.row(align=True)
-            row.prop(hint, "uv", text="")
-            row.prop(hint, "velocity", text="")
-            row.operator("image_dynamics.hint_remove", icon="X", text="").index = index
-        box.operator("image_dynamics.hint_add", icon="ADD")
+            row.prop(guide, "object", text=guide.bl_rna.properties["kind"].enum_items[guide.kind].name)
+            row.operator("image_dynamics.guide_remove", icon="X", text="").index = index
+        row = box.row(align=True)
+        for kind, icon in (("ARROW", "EMPTY_SINGLE_ARROW"), ("LINE", "CURVE_BEZCURVE"), ("PIN", "PINNED")):
+            row.operator("image_dynamics.guide_add", icon=icon,
+                         text=guide_label(kind)).kind = kind
+        box.prop(layer, "pin_image")
+        box.prop(layer, "pin_falloff")
+        if layer.layer_type == "FLUID":
+            box.label(text="Direction hints (UV position, pixels per frame)")
+            for index, hint in enumerate(layer.hints):
+                row = box.row(align=True)
+                row.prop(hint, "uv", text="")
+                row.prop(hint, "velocity", text="")
+                row.operator("image_dynamics.hint_remove", icon="X", text="").index = index
+            box.operator("image_dynamics.hint_add", icon="ADD")
+
+
+def guide_label(kind):
+    return {"ARROW": "Arrow", "LINE": "Flow Line", "PIN": "Pin"}[kind]
 
 
 _classes = (IMAGEDYN_UL_layers, IMAGEDYN_PT_main)

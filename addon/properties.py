@@ -14,10 +14,38 @@ class IMAGEDYN_PG_hint(bpy.types.PropertyGroup):
                                               "(x to the right, y up)")
 
 
+class IMAGEDYN_PG_guide(bpy.types.PropertyGroup):
+    """An object over the plane that guides a layer: an arrow, a pin or a flow line."""
+    object: PointerProperty(name="Object", type=bpy.types.Object)
+    kind: EnumProperty(name="Kind", items=[
+        ("ARROW", "Arrow", "An empty: the picture moves along its arrow, by the arrow's length in one loop"),
+        ("PIN", "Pin", "An empty: the picture does not move within its sphere"),
+        ("LINE", "Flow Line", "A curve: the picture flows along it at the layer's speed")])
+
+
+SPEED_UNITS = [("PX_PER_FRAME", "Pixels per Frame", "Image pixels per frame"),
+               ("WIDTHS_PER_LOOP", "Image Widths per Loop", "How many image widths the motion covers in one loop")]
+
+
 class IMAGEDYN_PG_layer(bpy.types.PropertyGroup):
     name: StringProperty(name="Name", default="Layer")
-    layer_type: EnumProperty(name="Type", items=[("FLUID", "Fluid", "Flowing water, smoke or clouds")],
-                             default="FLUID")
+    layer_type: EnumProperty(name="Type", default="FLUID", items=[
+        ("FLUID", "Fluid", "Flowing water, smoke or clouds, guided by arrows, flow lines and hints"),
+        ("DRIFT", "Drift", "The whole masked region drifts one way at one speed: clouds, fog banks")])
+    speed: FloatProperty(name="Speed", default=1.0, min=0.0, soft_max=20.0,
+                         description="Speed of the drift and along flow lines")
+    speed_unit: EnumProperty(name="Unit", items=SPEED_UNITS, default="PX_PER_FRAME")
+    drift_angle: FloatProperty(name="Direction", subtype="ANGLE", default=0.0,
+                               description="Direction of the drift: 0 to the right, 90 degrees up")
+    edge_tolerance: FloatProperty(name="Edge Tolerance", default=0.25, min=0.01, soft_max=3.0,
+                                  description="How strong a colour edge must be to stop the flow spreading across "
+                                              "it: lower keeps the flow tighter inside regions of the picture")
+    guides: CollectionProperty(type=IMAGEDYN_PG_guide)
+    pin_image: PointerProperty(name="Pin Image", type=bpy.types.Image,
+                               description="Painted region that must not move (white is pinned)")
+    pin_falloff: FloatProperty(name="Pin Falloff", default=0.05, min=0.0, max=1.0, subtype="FACTOR",
+                               description="Distance over which motion fades in around pins, as a fraction of the "
+                                           "image width")
     mask_source: EnumProperty(name="Mask", default="RECT", items=[
         ("RECT", "Rectangle", "A rectangle in UV space"),
         ("IMAGE", "Image", "A grey-scale image over the plane: white moves, black stays still")])
@@ -64,7 +92,7 @@ class IMAGEDYN_PG_settings(bpy.types.PropertyGroup):
         return self.baked_loop_frames > 0
 
 
-_classes = (IMAGEDYN_PG_hint, IMAGEDYN_PG_layer, IMAGEDYN_PG_settings)
+_classes = (IMAGEDYN_PG_hint, IMAGEDYN_PG_guide, IMAGEDYN_PG_layer, IMAGEDYN_PG_settings)
 
 
 def register():

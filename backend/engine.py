@@ -5,7 +5,7 @@ import time
 import numpy as np
 import torch
 
-from . import fluid, masks
+from . import densify, fluid, masks
 from .device import pick_device
 from .errors import InputError
 
@@ -15,6 +15,21 @@ def working_size(width, height, bound):
     return max(1, round(width * scale)), max(1, round(height * scale))
 
 
+class Grid:
+    """The working grid and the conversions from the job's units (UV, source pixels with y up) to its pixels."""
+
+    def __init__(self, width, height, src_width, src_height):
+        self.width, self.height = width, height
+        self.scale = np.array([width / src_width, -height / src_height])  # source px (y up) -> working px (y down)
+
+    def points(self, uvs):
+        uvs = np.asarray(uvs, np.float64).reshape(-1, 2)
+        return np.stack([uvs[:, 0] * self.width - 0.5, (1.0 - uvs[:, 1]) * self.height - 0.5], axis=1)
+
+    def velocities(self, source_px):
+        return np.asarray(source_px, np.float64).reshape(-1, 2) * self.scale
+
+
 def run_job(job, image, arrays, progress):
     """Returns (meta, result_arrays). `arrays` holds masks sent by name; `progress(stage, fraction)` may raise
     CancelledError to stop the job between steps."""
@@ -22,38 +37,59 @@ def run_job(job, image, arrays, progress):
     image = masks.to_float_image(image, "the image")
     src_w, src_h = job.image_size or (image.shape[1], image.shape[0])  # pixel units refer to the original
     width, height = working_size(src_w, src_h, job.working_resolution)
+    grid = Grid(width, height, src_w, src_h)
     device = pick_device(job.device)
     meta = {"working_size": [width, height], "image_size": [src_w, src_h], "loop_frames": job.loop_frames,
             "device": str(device), "torch": torch.__version__, "layers": []}
+    guide = densify.guide_image(image if image.ndim == 3 else image[..., None], width, height)
+
+    soft_masks = [masks.feather_inside(_mask(layer.mask, arrays, width, height, f"mask of layer '{layer.name}'"),
+                                       layer.feather * width) for layer in job.layers]
+    total = np.maximum(sum(soft_masks), 1.0)  # where masks overlap, the layers share the motion, not add it up
     result = {}
     with torch.no_grad():
-        for index, layer in enumerate(job.layers):
+        for index, (layer, soft) in enumerate(zip(job.layers, soft_masks)):
             progress(f"densifying hints of '{layer.name}'", 0.0)
-            mask = _layer_mask(layer, arrays, width, height)
-            soft = masks.feather_inside(mask, layer.feather * width)
-            hints_px = [(((u * width) - 0.5, (1.0 - v) * height - 0.5),
-                         (vx * width / src_w, -vy * height / src_h)) for (u, v), (vx, vy) in
-                        ((hint.uv, hint.velocity) for hint in layer.hints)]
-            velocity = fluid.densify(hints_px, soft, device)
-            lookups, weights, substeps = fluid.loop_lookups(velocity, job.loop_frames, progress)
+            soft = soft / total
+            velocity = _layer_velocity(layer, grid, guide, arrays) * (soft * _layer_pins(layer, grid, arrays))[..., None]
+            velocity_t = torch.from_numpy(np.ascontiguousarray(velocity, np.float32)).to(device)
+            lookups, weights, substeps = fluid.loop_lookups(velocity_t, job.loop_frames, progress)
             prefix = f"layer{index}"
             result[f"{prefix}_lookup"] = fluid.px_to_uv(lookups, width, height)
             result[f"{prefix}_weights"] = weights.numpy().astype(np.float32)
-            result[f"{prefix}_velocity"] = fluid.px_to_uv(velocity, width, height)
+            result[f"{prefix}_velocity"] = fluid.px_to_uv(velocity_t, width, height)
             result[f"{prefix}_mask"] = soft.astype(np.float32)
             meta["layers"].append({"name": layer.name, "type": layer.type, "prefix": prefix,
                                    "euler_substeps": substeps,
-                                   "max_speed_px_per_frame": float(velocity.norm(dim=-1).max())})
+                                   "max_speed_px_per_frame": float(np.hypot(*velocity.reshape(-1, 2).T).max())})
     meta["seconds"] = round(time.perf_counter() - started, 4)
     return meta, result
 
 
-def _layer_mask(layer, arrays, width, height):
-    if layer.mask.rect is not None:
-        return masks.rect_mask(layer.mask.rect, width, height)
-    if layer.mask.array is not None:
-        if layer.mask.array not in arrays:
-            raise InputError(f"layer '{layer.name}' names mask array '{layer.mask.array}', "
-                             f"which was not sent with the job")
-        return masks.image_mask(arrays[layer.mask.array], width, height, f"mask of layer '{layer.name}'")
-    raise InputError(f"layer '{layer.name}' has a mask image path; load it before running the job")
+def _layer_velocity(layer, grid, guide, arrays):
+    """The layer's dense velocity before masking, (H, W, 2) in working px per frame, y down."""
+    if layer.type == "drift":
+        return np.broadcast_to(grid.velocities(layer.velocity)[0], (grid.height, grid.width, 2)).copy()
+    points = grid.points([hint.uv for hint in layer.hints])
+    velocities = grid.velocities([hint.velocity for hint in layer.hints])
+    if layer.pins:  # pins are hints of no motion, so that the flow slows down towards them
+        points = np.concatenate([points, grid.points([pin.uv for pin in layer.pins])])
+        velocities = np.concatenate([velocities, np.zeros((len(layer.pins), 2))])
+    return densify.densify(points, velocities, guide, layer.edge_tolerance)
+
+
+def _layer_pins(layer, grid, arrays):
+    pin_mask = None
+    if layer.pin_mask is not None:
+        pin_mask = _mask(layer.pin_mask, arrays, grid.width, grid.height, f"pin mask of layer '{layer.name}'")
+    return masks.pin_factor(layer.pins, pin_mask, layer.pin_falloff * grid.width, grid.width, grid.height)
+
+
+def _mask(spec, arrays, width, height, what):
+    if spec.rect is not None:
+        return masks.rect_mask(spec.rect, width, height)
+    if spec.array is not None:
+        if spec.array not in arrays:
+            raise InputError(f"the {what} names array '{spec.array}', which was not sent with the job")
+        return masks.image_mask(arrays[spec.array], width, height, f"the {what}")
+    raise InputError(f"the {what} is a file path; load it before running the job")

@@ -1,6 +1,6 @@
 """Fluid layers: sparse hints -> one static Eulerian velocity field -> a seamless loop of lookup offsets.
 
-Eulerian motion (Holynski et al. 2021): the velocity field M(p) is fixed, and positions follow it by Euler steps.
+Eulerian motion (Holynski et al. 2021): the velocity field M(p) (made by densify.py) is fixed, and positions follow it by Euler steps.
 We work in the gather form that a texture lookup needs: the colour at pixel x and frame t comes from the source
 position s_t(x), found by following -M back in time for t steps. A loop of T frames cross-fades two layers:
   forward  layer: lookup s_t   (t steps along -M), weight 1 - t/T   -> the still image at t = 0
@@ -17,22 +17,6 @@ import torch.nn.functional as F
 
 # Largest distance, in working pixels, that one Euler sub-step may move; faster flows take more sub-steps.
 MAX_STEP_PX = 1.0
-
-
-def densify(hints_px, mask, device):
-    """Dense velocity (H, W, 2), px/frame, y down: inverse-distance weighting of the hints, times the mask.
-
-    hints_px: list of ((x, y), (vx, vy)) in working pixels. Exactly zero wherever the mask is zero.
-    """
-    height, width = mask.shape
-    ys, xs = torch.meshgrid(torch.arange(height, device=device, dtype=torch.float32),
-                            torch.arange(width, device=device, dtype=torch.float32), indexing="ij")
-    positions = torch.tensor([p for p, _ in hints_px], device=device, dtype=torch.float32)
-    velocities = torch.tensor([v for _, v in hints_px], device=device, dtype=torch.float32)
-    dist2 = (xs[..., None] - positions[:, 0]) ** 2 + (ys[..., None] - positions[:, 1]) ** 2
-    weights = 1.0 / (dist2 + 1e-3)
-    field = (weights[..., None] * velocities).sum(dim=2) / weights.sum(dim=2, keepdim=True)
-    return field * torch.as_tensor(mask, device=device)[..., None]
 
 
 def loop_lookups(velocity, loop_frames, progress):

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from .errors import JobSpecError
 
-LAYER_TYPES = ("fluid",)
+LAYER_TYPES = ("fluid", "drift")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
 
@@ -26,12 +26,23 @@ class Mask:
 
 
 @dataclass
+class Pin:
+    uv: tuple
+    radius: float      # fraction of the image width
+
+
+@dataclass
 class Layer:
     name: str
     type: str
     mask: Mask
-    hints: list = field(default_factory=list)
+    hints: list = field(default_factory=list)    # fluid: where and how fast it moves
+    velocity: tuple = None                       # drift: one velocity for the whole mask
     feather: float = 0.02
+    edge_tolerance: float = 0.25
+    pins: list = field(default_factory=list)
+    pin_mask: Mask = None
+    pin_falloff: float = 0.05
 
 
 @dataclass
@@ -70,20 +81,40 @@ def parse_job(data):
 
 def _parse_layer(data, where):
     _expect(isinstance(data, dict), where, "must be a JSON object")
-    _only_keys(data, where, required={"name", "type", "mask", "hints"}, optional={"feather"})
+    _expect(data.get("type") in LAYER_TYPES, f"{where}.type",
+            f"must be one of {', '.join(LAYER_TYPES)}, not {data.get('type')!r}")
+    common = {"feather", "edge_tolerance", "pins", "pin_mask", "pin_falloff"}
+    if data["type"] == "fluid":
+        _only_keys(data, where, required={"name", "type", "mask", "hints"}, optional=common)
+        hints = data["hints"]
+        _expect(isinstance(hints, list) and hints, f"{where}.hints", "must list at least one hint")
+    else:
+        _only_keys(data, where, required={"name", "type", "mask", "velocity"}, optional=common)
+        hints = []
     name = data["name"]
     _expect(isinstance(name, str) and name.strip(), f"{where}.name", "must be a non-empty string")
-    _expect(data["type"] in LAYER_TYPES, f"{where}.type",
-            f"must be one of {', '.join(LAYER_TYPES)}, not {data['type']!r}")
-    hints = data["hints"]
-    _expect(isinstance(hints, list) and hints, f"{where}.hints", "must list at least one hint")
+    pins = data.get("pins", [])
+    _expect(isinstance(pins, list), f"{where}.pins", "must be a list of pins")
     return Layer(
         name=name,
         type=data["type"],
         mask=_parse_mask(data["mask"], f"{where}.mask"),
         hints=[_parse_hint(hint, f"{where}.hints[{i}]") for i, hint in enumerate(hints)],
+        velocity=(_numbers(data["velocity"], f"{where}.velocity", 2, -1000.0, 1000.0)
+                  if "velocity" in data else None),
         feather=_number(data.get("feather", 0.02), f"{where}.feather", 0.0, 0.5),
+        edge_tolerance=_number(data.get("edge_tolerance", 0.25), f"{where}.edge_tolerance", 0.01, 100.0),
+        pins=[_parse_pin(pin, f"{where}.pins[{i}]") for i, pin in enumerate(pins)],
+        pin_mask=_parse_mask(data["pin_mask"], f"{where}.pin_mask") if "pin_mask" in data else None,
+        pin_falloff=_number(data.get("pin_falloff", 0.05), f"{where}.pin_falloff", 0.0, 1.0),
     )
+
+
+def _parse_pin(data, where):
+    _expect(isinstance(data, dict), where, "must be a JSON object")
+    _only_keys(data, where, required={"uv"}, optional={"radius"})
+    return Pin(uv=_numbers(data["uv"], f"{where}.uv", 2, 0.0, 1.0),
+               radius=_number(data.get("radius", 0.0), f"{where}.radius", 0.0, 1.0))
 
 
 def _parse_mask(data, where):

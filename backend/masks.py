@@ -51,3 +51,20 @@ def feather_inside(mask, feather_px):
     inside = (mask > 0).astype(np.uint8)
     distance = cv2.distanceTransform(np.pad(inside, 1, constant_values=0), cv2.DIST_L2, 5)[1:-1, 1:-1]
     return mask * np.clip(distance / feather_px, 0.0, 1.0).astype(np.float32)
+
+
+def pin_factor(pins, pin_mask, falloff_px, width, height):
+    """0 on pinned pixels (disks around pin points, and where the pin mask is over one half), rising to 1 over
+    `falloff_px` pixels away from them: the motion fades in smoothly around what must not move."""
+    pinned = np.zeros((height, width), np.uint8)
+    if pin_mask is not None:
+        pinned[pin_mask > 0.5] = 1
+    for pin in pins:
+        centre = (int(round(pin.uv[0] * width - 0.5)), int(round((1.0 - pin.uv[1]) * height - 0.5)))
+        cv2.circle(pinned, centre, int(round(pin.radius * width)), 1, thickness=-1)
+    if not pinned.any():
+        return np.ones((height, width), np.float32)
+    distance = cv2.distanceTransform((1 - pinned).astype(np.uint8), cv2.DIST_L2, 5)
+    if falloff_px < 0.5:
+        return (distance > 0).astype(np.float32)
+    return np.clip(distance / falloff_px, 0.0, 1.0).astype(np.float32)

@@ -92,9 +92,10 @@ def _generate(stdout, header, arrays, cancelled):
     try:
         job = parse_job(header.get("job"))
         for index, layer in enumerate(job.layers):
-            if layer.mask.image is not None:  # the service reads no files: what it needs comes in the message
-                raise JobSpecError(f"job.layers[{index}].mask.image: file paths are not accepted by the service; "
-                                   f"send the mask as an array")
+            for kind, spec in (("mask", layer.mask), ("pin_mask", layer.pin_mask)):
+                if spec is not None and spec.image is not None:  # the service reads no files
+                    raise JobSpecError(f"job.layers[{index}].{kind}.image: file paths are not accepted by the "
+                                       f"service; send the {kind.replace('_', ' ')} as an array")
         if "image" not in arrays:
             raise ProtocolError("a generate request must carry an array named 'image'")
         meta, result = run_job(job, arrays["image"], arrays, progress)

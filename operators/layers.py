@@ -1,6 +1,11 @@
-"""Add and remove motion layers and their direction hints."""
+"""Add and remove motion layers, their direction hints and their guides (arrows, pins, flow lines)."""
+
+import math
 
 import bpy
+from mathutils import Vector
+
+from ..addon.plane import ImagePlane, PlaneError
 
 
 class IMAGEDYN_OT_layer_add(bpy.types.Operator):
@@ -17,7 +22,6 @@ class IMAGEDYN_OT_layer_add(bpy.types.Operator):
         settings = context.active_object.image_dynamics
         layer = settings.layers.add()
         layer.name = f"Fluid {len(settings.layers)}"
-        layer.hints.add()
         settings.active_layer = len(settings.layers) - 1
         return {"FINISHED"}
 
@@ -85,4 +89,91 @@ class IMAGEDYN_OT_hint_remove(bpy.types.Operator):
         return {"FINISHED"}
 
 
-classes = (IMAGEDYN_OT_layer_add, IMAGEDYN_OT_layer_remove, IMAGEDYN_OT_hint_add, IMAGEDYN_OT_hint_remove)
+GUIDE_NAMES = {"ARROW": "Flow Arrow", "PIN": "Pin", "LINE": "Flow Line"}
+
+
+class IMAGEDYN_OT_guide_add(bpy.types.Operator):
+    bl_idname = "image_dynamics.guide_add"
+    bl_label = "Add Guide"
+    bl_description = "Add an arrow, a pin or a flow line over the plane, for the active layer; move it as you like"
+    bl_options = {"REGISTER", "UNDO"}
+
+    kind: bpy.props.EnumProperty(name="Kind", items=[
+        ("ARROW", "Arrow", "The picture moves along the arrow, by its length in one loop"),
+        ("PIN", "Pin", "The picture does not move inside the pin's sphere"),
+        ("LINE", "Flow Line", "The picture flows along the curve at the layer's speed")])
+
+    @classmethod
+    def poll(cls, context):
+        if _active_layer(context) is None:
+            cls.poll_message_set("Add a motion layer first")
+            return False
+        return True
+
+    def execute(self, context):
+        plane_object = context.active_object
+        try:
+            origin, u_axis, v_axis = ImagePlane(plane_object, plane_object.image_dynamics.source_mesh).uv_frame()
+        except PlaneError as exc:
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        width = float((u_axis ** 2).sum() ** 0.5)
+        centre = Vector(origin + 0.5 * u_axis + 0.5 * v_axis)
+        name = f"{plane_object.name} {GUIDE_NAMES[self.kind]}"
+        if self.kind == "LINE":
+            curve = bpy.data.curves.new(name, "CURVE")
+            curve.dimensions = "3D"
+            spline = curve.splines.new("BEZIER")
+            spline.bezier_points.add(2)
+            for point, share in zip(spline.bezier_points, (-0.25, 0.0, 0.25)):
+                point.co = Vector((share * width, 0.0, 0.0))
+                point.handle_left_type = point.handle_right_type = "AUTO"
+            guide_object = bpy.data.objects.new(name, curve)
+        else:
+            guide_object = bpy.data.objects.new(name, None)
+            if self.kind == "ARROW":
+                guide_object.empty_display_type = "SINGLE_ARROW"
+                guide_object.empty_display_size = 0.25 * width
+                guide_object.rotation_euler = (0.0, math.pi / 2, 0.0)  # its Z axis, the arrow, along the plane's u
+            else:
+                guide_object.empty_display_type = "SPHERE"
+                guide_object.empty_display_size = 0.05 * width
+        for collection in plane_object.users_collection:
+            collection.objects.link(guide_object)
+        guide_object.parent = plane_object
+        guide_object.location = centre + Vector((0.0, 0.0, 0.001 * width))
+        guide = _active_layer(context).guides.add()
+        guide.object, guide.kind = guide_object, self.kind
+        return {"FINISHED"}
+
+
+class IMAGEDYN_OT_guide_remove(bpy.types.Operator):
+    bl_idname = "image_dynamics.guide_remove"
+    bl_label = "Remove Guide"
+    bl_description = "Remove a guide from the active layer and delete its object"
+    bl_options = {"REGISTER", "UNDO"}
+
+    index: bpy.props.IntProperty()
+
+    @classmethod
+    def poll(cls, context):
+        layer = _active_layer(context)
+        return layer is not None and len(layer.guides) > 0
+
+    def execute(self, context):
+        guides = _active_layer(context).guides
+        if not 0 <= self.index < len(guides):
+            self.report({"ERROR"}, f"There is no guide number {self.index + 1}")
+            return {"CANCELLED"}
+        guide_object = guides[self.index].object
+        guides.remove(self.index)
+        if guide_object is not None:
+            data = guide_object.data
+            bpy.data.objects.remove(guide_object)
+            if data is not None and data.users == 0:
+                bpy.data.curves.remove(data)
+        return {"FINISHED"}
+
+
+classes = (IMAGEDYN_OT_layer_add, IMAGEDYN_OT_layer_remove, IMAGEDYN_OT_hint_add, IMAGEDYN_OT_hint_remove,
+           IMAGEDYN_OT_guide_add, IMAGEDYN_OT_guide_remove)

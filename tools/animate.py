@@ -10,6 +10,7 @@ still regions and the time of each stage. It exits non-zero when the loop or the
 
 import argparse
 import json
+import math
 import os
 import sys
 import tempfile
@@ -48,22 +49,47 @@ def import_plane(image_path):
 
 
 def apply_job(obj, job, job_dir, grid):
+    """Give the plane the job's layers, as a user would in the panel (pins become pin empties)."""
     settings = obj.image_dynamics
     settings.working_resolution = job.get("working_resolution", 256)
     settings.grid_resolution = grid
     for spec in job["layers"]:
-        layer = settings.layers.add()
+        bpy.ops.image_dynamics.layer_add()
+        layer = settings.layers[settings.active_layer]
         layer.name = spec["name"]
+        layer.layer_type = spec["type"].upper()
         layer.feather = spec.get("feather", 0.02)
-        mask = spec["mask"]
-        if "rect" in mask:
-            layer.mask_source, layer.mask_rect = "RECT", mask["rect"]
-        else:
-            layer.mask_source = "IMAGE"
-            layer.mask_image = bpy.data.images.load(os.path.join(job_dir, mask["image"]), check_existing=True)
-        for hint_spec in spec["hints"]:
+        layer.edge_tolerance = spec.get("edge_tolerance", 0.25)
+        layer.pin_falloff = spec.get("pin_falloff", 0.05)
+        layer.mask_source, layer.mask_rect, layer.mask_image = _mask(spec["mask"], job_dir)
+        if "pin_mask" in spec:
+            layer.pin_image = _mask(spec["pin_mask"], job_dir)[2]
+        if "velocity" in spec:  # drift
+            vx, vy = spec["velocity"]
+            layer.speed, layer.speed_unit, layer.drift_angle = math.hypot(vx, vy), "PX_PER_FRAME", math.atan2(vy, vx)
+        for hint_spec in spec.get("hints", []):
             hint = layer.hints.add()
             hint.uv, hint.velocity = hint_spec["uv"], hint_spec["velocity"]
+        for pin_spec in spec.get("pins", []):
+            bpy.ops.image_dynamics.guide_add(kind="PIN")
+            _place_on_plane(obj, layer.guides[-1].object, pin_spec["uv"], pin_spec.get("radius", 0.0))
+
+
+def _mask(spec, job_dir):
+    """(source, rect, image) layer settings for a job's mask."""
+    if "rect" in spec:
+        return "RECT", spec["rect"], None
+    if "image" not in spec:
+        raise SystemExit("error: masks in a job file are a 'rect' or an 'image' path")
+    return "IMAGE", (0.0, 0.0, 1.0, 1.0), bpy.data.images.load(os.path.join(job_dir, spec["image"]),
+                                                              check_existing=True)
+
+
+def _place_on_plane(plane, empty, uv, radius):
+    width, height = plane.dimensions.x, plane.dimensions.y  # an imported plane: centred, in its local XY
+    empty.location.x = (uv[0] - 0.5) * width
+    empty.location.y = (uv[1] - 0.5) * height
+    empty.empty_display_size = max(radius, 1e-4) * width
 
 
 def setup_scene(obj, loop_frames, width, samples):

@@ -1,0 +1,95 @@
+"""Guides drawn in the scene become backend hints in UV space, in pixel units, and the bake obeys them."""
+
+import math
+
+import bpy
+import numpy as np
+import pytest
+from helpers import LOOP
+
+from tools import dev_extension, measure
+
+
+def job_of(plane):
+    job_module = dev_extension.extension_module("addon.job")
+    plane_module = dev_extension.extension_module("addon.plane")
+    settings = plane.image_dynamics
+    return job_module.build_job(plane_module.ImagePlane(plane, settings.source_mesh), settings, LOOP, "cpu")[0]
+
+
+@pytest.fixture
+def layer_plane(plane):
+    """The sample plane with one fluid layer that has no hints of its own."""
+    layer = plane.image_dynamics.layers[0]
+    layer.hints.clear()
+    layer.mask_rect = (0.0, 0.0, 1.0, 1.0)
+    return plane
+
+
+def test_arrow_gives_position_direction_and_travel_per_loop(layer_plane):
+    assert bpy.ops.image_dynamics.guide_add(kind="ARROW") == {"FINISHED"}
+    arrow = layer_plane.image_dynamics.layers[0].guides[0].object
+    assert arrow.parent == layer_plane and arrow.empty_display_type == "SINGLE_ARROW"
+    hint = job_of(layer_plane)["layers"][0]["hints"][0]
+    assert hint["uv"] == pytest.approx([0.5, 0.5], abs=1e-6)
+    # a quarter of the plane's width per loop of 12 frames, on a 640-pixel-wide image, to the right
+    assert hint["velocity"] == pytest.approx([0.25 * 640 / LOOP, 0.0], abs=1e-4)
+
+    arrow.location.x += layer_plane.dimensions.x * 0.25
+    arrow.rotation_euler = (-math.pi / 2, 0.0, 0.0)  # Z axis now along the plane's +y: up in the picture
+    arrow.scale = (2.0, 2.0, 2.0)
+    bpy.context.view_layer.update()
+    hint = job_of(layer_plane)["layers"][0]["hints"][0]
+    assert hint["uv"] == pytest.approx([0.75, 0.5], abs=1e-6)
+    height_px = 360
+    assert hint["velocity"] == pytest.approx([0.0, 2 * 0.25 * 640 / 360 * height_px / LOOP], abs=1e-4)
+
+
+def test_pin_and_flow_line_become_pins_and_tangent_hints(layer_plane):
+    layer = layer_plane.image_dynamics.layers[0]
+    layer.speed, layer.speed_unit = 0.5, "WIDTHS_PER_LOOP"
+    bpy.ops.image_dynamics.guide_add(kind="PIN")
+    bpy.ops.image_dynamics.guide_add(kind="LINE")
+    pin_object, line_object = (guide.object for guide in layer.guides)
+    pin_object.location.y += layer_plane.dimensions.y * 0.25
+    bpy.context.view_layer.update()
+    spec = job_of(layer_plane)["layers"][0]
+    assert spec["pins"] == [{"uv": pytest.approx([0.5, 0.75], abs=1e-6), "radius": pytest.approx(0.05)}]
+    velocities = np.array([hint["velocity"] for hint in spec["hints"]])
+    uvs = np.array([hint["uv"] for hint in spec["hints"]])
+    assert len(spec["hints"]) >= 8
+    assert np.allclose(velocities, [0.5 * 640 / LOOP, 0.0], atol=1e-3)  # along the straight line, rightwards
+    assert uvs[:, 0].min() < 0.3 and uvs[:, 0].max() > 0.7 and np.allclose(uvs[:, 1], 0.5, atol=1e-4)
+
+
+def test_drift_layer_sends_one_velocity(layer_plane):
+    layer = layer_plane.image_dynamics.layers[0]
+    layer.layer_type, layer.drift_angle, layer.speed = "DRIFT", math.radians(90), 3.0
+    spec = job_of(layer_plane)["layers"][0]
+    assert spec["type"] == "drift" and "hints" not in spec
+    assert spec["velocity"] == pytest.approx([0.0, 3.0], abs=1e-6)
+
+
+def test_layer_without_any_hint_is_refused(layer_plane):
+    with pytest.raises(RuntimeError, match="has no hints: add an arrow"):
+        bpy.ops.image_dynamics.generate()
+
+
+def test_baked_motion_follows_the_arrow_and_stops_at_the_pin(layer_plane):
+    bpy.ops.image_dynamics.guide_add(kind="ARROW")
+    bpy.ops.image_dynamics.guide_add(kind="PIN")
+    pin_object = layer_plane.image_dynamics.layers[0].guides[1].object
+    pin_object.location.x -= layer_plane.dimensions.x * 0.3
+    bpy.context.view_layer.update()
+    assert bpy.ops.image_dynamics.generate() == {"FINISHED"}
+    settings = layer_plane.image_dynamics
+    tiles = measure.atlas_tiles(settings)  # (T, H, W, 4) read back from the packed bake
+    height, width = tiles.shape[1:3]
+    forward = tiles[LOOP // 2, height // 2, width // 2, :2]
+    assert forward[0] < 0 and abs(forward[1]) < 0.2 * abs(forward[0])  # looks left (upstream): moves right
+    pin_x, pin_y = round(0.2 * width - 0.5), round(0.5 * height - 0.5)
+    assert np.abs(tiles[:, pin_y, pin_x]).max() * 640 < 0.01
+
+    pin_name = pin_object.name
+    assert bpy.ops.image_dynamics.guide_remove(index=1) == {"FINISHED"}
+    assert pin_name not in bpy.data.objects and len(settings.layers[0].guides) == 1
