@@ -5,7 +5,15 @@ import numpy as np
 from ..backend.errors import InputError
 from .bake_shapekeys import build_shape_mesh, clear_shape_keys, install_shape_mesh
 from .bake_warp import NODE_NAME, build_warp, clear_warp, install_warp, remove_warp_data
-from .rig import composite_lookup, ensure_strength
+from .rig import composite_lookup, composite_spectrum, ensure_strength
+
+
+class Motion:
+    """What the backend computed, checked and ready to bake: flowing lookups and/or a swaying spectrum."""
+
+    def __init__(self, lookup, weights, spectrum, working_size):
+        self.lookup, self.weights, self.spectrum = lookup, weights, spectrum
+        self.working_size = working_size
 
 
 def check_result(meta, result, loop_frames):
@@ -13,31 +21,37 @@ def check_result(meta, result, loop_frames):
     try:
         width, height = meta["working_size"]
         lookup, weights = composite_lookup(result, meta)
+        spectrum = composite_spectrum(result, meta)
     except (KeyError, TypeError, ValueError) as exc:
         raise InputError(f"the backend's result is incomplete ({exc}); the scene was not changed") from None
-    if lookup.shape != (2, loop_frames, height, width, 2) or weights.shape != (loop_frames, 2):
+    if lookup is not None and (lookup.shape != (2, loop_frames, height, width, 2)
+                               or weights.shape != (loop_frames, 2)):
         raise InputError(f"the backend sent arrays of shape {lookup.shape} and {weights.shape}, expected "
                          f"(2, {loop_frames}, {height}, {width}, 2) and ({loop_frames}, 2); the scene was not changed")
-    if not (np.isfinite(lookup).all() and np.isfinite(weights).all()):
-        raise InputError("the backend sent NaN or infinite motion; the scene was not changed")
-    return lookup, weights
+    if spectrum is not None and (spectrum.shape[1:] != (height, width, 4) or len(spectrum) > loop_frames // 2):
+        raise InputError(f"the backend sent a spectrum of shape {spectrum.shape}, expected (K <= {loop_frames // 2}, "
+                         f"{height}, {width}, 4); the scene was not changed")
+    for array in (lookup, weights, spectrum):
+        if array is not None and not np.isfinite(array).all():
+            raise InputError("the backend sent NaN or infinite motion; the scene was not changed")
+    return Motion(lookup, weights, spectrum, (width, height))
 
 
-def bake(plane, settings, lookup, weights, loop_start, loop_frames):
+def bake(plane, settings, motion, loop_start, loop_frames):
     """Build the new bake completely, then swap it in for the old one: a failure leaves the old bake as it was."""
     obj = plane.obj
-    atlas, group = build_warp(obj.name, lookup, loop_start, loop_frames)
+    warp = build_warp(obj.name, motion, loop_start, loop_frames)
     try:
-        mesh, shape_keys = build_shape_mesh(plane, settings, lookup, weights, loop_start)
+        mesh, shape_keys = build_shape_mesh(plane, settings, motion, loop_start, loop_frames)
     except BaseException:
-        remove_warp_data(atlas, group)
+        remove_warp_data(*warp)
         raise
     clear(obj, settings)
     ensure_strength(obj)
-    install_warp(plane, settings, atlas, group)
+    install_warp(plane, settings, *warp)
     install_shape_mesh(obj, settings, plane.mesh, mesh)
     settings.baked_loop_start, settings.baked_loop_frames = loop_start, loop_frames
-    settings.baked_working_size = lookup.shape[3], lookup.shape[2]
+    settings.baked_working_size = motion.working_size
     apply_carrier(obj, settings)
     return shape_keys
 

@@ -70,7 +70,7 @@ def motion_basis(offsets):
     return basis.reshape((keep,) + offsets.shape[1:]), coefficients / peak
 
 
-def build_shape_mesh(plane, settings, lookup, weights, loop_start):
+def build_shape_mesh(plane, settings, motion, loop_start, loop_frames):
     """A grid mesh over the plane with the motion as shape keys; returns (mesh, key count). Not yet shown."""
     obj = plane.obj
     origin, u_axis, v_axis = plane.uv_frame()
@@ -78,44 +78,80 @@ def build_shape_mesh(plane, settings, lookup, weights, loop_start):
     mesh, vertex_uv = grid_mesh(f"{plane.mesh.name} (ImageDynamics grid)", plane.mesh, origin, u_axis, v_axis,
                                 *segments)
     try:
-        basis, coefficients = motion_basis(_vertex_offsets(lookup, weights, vertex_uv, u_axis, v_axis))
-        _add_shape_keys(mesh, obj, basis, coefficients, loop_start)
+        basis = coefficients = None
+        if motion.lookup is not None:
+            basis, coefficients = motion_basis(_flow_offsets(motion.lookup, motion.weights, vertex_uv, u_axis,
+                                                             v_axis))
+        modes = [] if motion.spectrum is None else _sway_modes(motion.spectrum, vertex_uv, u_axis, v_axis,
+                                                               loop_start, loop_frames)
+        count = _add_shape_keys(mesh, obj, basis, coefficients, modes, loop_start)
     except BaseException:
         remove_shape_mesh(mesh)
         raise
-    return mesh, len(basis)
+    return mesh, count
 
 
-def _vertex_offsets(lookup, weights, vertex_uv, u_axis, v_axis):
+def _to_object_space(uv_offsets, u_axis, v_axis):
+    return uv_offsets[..., :1] * u_axis + uv_offsets[..., 1:2] * v_axis
+
+
+def _flow_offsets(lookup, weights, vertex_uv, u_axis, v_axis):
     """(T, N, 3) object-space offsets. A vertex moves against the lookup (the content at p came from
     p + lookup), cross-faded like the texture."""
     per_layer = [sample_at_uv(np.moveaxis(lookup[layer], 0, 2), vertex_uv) for layer in range(2)]  # (N, T, 2)
     uv_offsets = -(weights[:, 0, None, None] * np.moveaxis(per_layer[0], 1, 0)
                    + weights[:, 1, None, None] * np.moveaxis(per_layer[1], 1, 0))
-    return uv_offsets[..., :1] * u_axis + uv_offsets[..., 1:] * v_axis
+    return _to_object_space(uv_offsets, u_axis, v_axis)
 
 
-def _add_shape_keys(mesh, obj, basis, coefficients, loop_start):
+def _sway_modes(spectrum, vertex_uv, u_axis, v_axis, loop_start, loop_frames):
+    """(name, offsets (N, 3), driver expression) per cos and sin part of each term:
+    D(t) = sum_k Re S_k cos(k phase) - Im S_k sin(k phase), phase = 2 pi (frame - start) / T."""
+    sampled = sample_at_uv(np.moveaxis(spectrum, 0, 2).reshape(*spectrum.shape[1:3], -1), vertex_uv)
+    sampled = sampled.reshape(len(vertex_uv), len(spectrum), 4).transpose(1, 0, 2)  # (K, N, 4)
+    phase = f"2 * pi * ((frame - {loop_start}) / {loop_frames})"
+    modes = []
+    for index, term in enumerate(sampled):
+        k = index + 1
+        modes.append((f"Sway {k} cos", _to_object_space(term[:, :2], u_axis, v_axis), f"cos({k} * {phase})"))
+        modes.append((f"Sway {k} sin", _to_object_space(-term[:, 2:], u_axis, v_axis), f"sin({k} * {phase})"))
+    return modes
+
+
+def _add_shape_keys(mesh, obj, basis, coefficients, modes, loop_start):
+    """Basis keys with cyclic coefficient curves, and mode keys driven by cos/sin of the frame; all scaled by
+    the object's motion_strength. Returns how many keys were made."""
     # Shape keys are added through an object; a temporary one keeps the user's object untouched until the swap.
     holder = bpy.data.objects.new("ImageDynamics shape key holder", mesh)
+    strength = ("s", "OBJECT", obj, f'["{STRENGTH}"]')
     try:
         rest = np.empty(len(mesh.vertices) * 3, np.float32)
         mesh.vertices.foreach_get("co", rest)
         holder.shape_key_add(name="Basis", from_mix=False)
         key = mesh.shape_keys
-        key[COEFFICIENTS] = [0.0] * max(1, len(basis))
-        frames = coefficients.shape[0]
-        key_frames = [loop_start + t for t in range(frames + 1)]
-        for index, direction in enumerate(basis):
-            block = holder.shape_key_add(name=f"Motion {index + 1}", from_mix=False)
+
+        def add_block(name, offsets):
+            block = holder.shape_key_add(name=name, from_mix=False)
             block.slider_min, block.slider_max = -10.0, 10.0
-            block.data.foreach_set("co", rest + direction.astype(np.float32).ravel())
-            values = list(coefficients[:, index]) + [coefficients[0, index]]
-            fcurve = ensure_fcurve(key, f'["{COEFFICIENTS}"]', index, f"ImageDynamics Basis ({obj.name})")
-            set_cyclic_keys(fcurve, key_frames, values)
-            add_driver(key, f'key_blocks["{block.name}"].value', "c * s", variables=(
-                ("c", "KEY", key, f'["{COEFFICIENTS}"][{index}]'),
-                ("s", "OBJECT", obj, f'["{STRENGTH}"]')))
+            block.data.foreach_set("co", rest + offsets.astype(np.float32).ravel())
+            return block
+
+        count = 0 if basis is None else len(basis)
+        if count:
+            key[COEFFICIENTS] = [0.0] * count
+            frames = coefficients.shape[0]
+            key_frames = [loop_start + t for t in range(frames + 1)]
+            for index, direction in enumerate(basis):
+                block = add_block(f"Motion {index + 1}", direction)
+                values = list(coefficients[:, index]) + [coefficients[0, index]]
+                fcurve = ensure_fcurve(key, f'["{COEFFICIENTS}"]', index, f"ImageDynamics Basis ({obj.name})")
+                set_cyclic_keys(fcurve, key_frames, values)
+                add_driver(key, f'key_blocks["{block.name}"].value', "c * s", variables=(
+                    ("c", "KEY", key, f'["{COEFFICIENTS}"][{index}]'), strength))
+        for name, offsets, expression in modes:
+            block = add_block(name, offsets)
+            add_driver(key, f'key_blocks["{block.name}"].value', f"{expression} * s", variables=(strength,))
+        return count + len(modes)
     finally:
         bpy.data.objects.remove(holder)
 

@@ -1,8 +1,10 @@
 """Texture warp: a node group between the UV and the image texture offsets the lookup by the baked motion.
 
-The lookups of all frames sit in one float atlas image packed into the .blend: RG hold the forward layer, BA the
-backward layer, one tile per frame. Value nodes driven by the frame pick the tile and the cross-fade weight, and
-an Attribute node reads the object's motion_strength, so the warp renders in Cycles and Eevee without Python.
+Flowing layers: the lookups of all frames sit in one float atlas image, one tile per frame, RG holding the
+forward layer and BA the backward one; Value nodes driven by the frame pick the tile and the cross-fade weight.
+Swaying layers: one tile per Fourier term, RG = -Re S_k and BA = Im S_k, summed with weights cos and sin of the
+frame's phase, so the lookup is -D(t). An Attribute node reads the object's motion_strength. The images are packed
+into the .blend and every driver is a simple expression: the warp renders in Cycles and Eevee without Python.
 """
 
 import math
@@ -19,65 +21,78 @@ NODE_NAME = "ImageDynamics Warp"
 UV_NODE_NAME = "ImageDynamics UV"
 
 
-def atlas_layout(frames, width, height):
+def atlas_layout(tiles, width, height):
     """Columns and rows of tiles, chosen so that the atlas is roughly square."""
-    columns = max(1, math.ceil(math.sqrt(frames * height / width)))
-    return columns, math.ceil(frames / columns)
+    columns = max(1, math.ceil(math.sqrt(tiles * height / width)))
+    return columns, math.ceil(tiles / columns)
 
 
-def build_atlas(lookup, columns, rows):
-    """(rows*H, columns*W, 4) float32 in Blender's pixel order (bottom row first): tile k at column k % C,
-    row k // C counted from the bottom, RG = forward lookup, BA = backward lookup."""
-    _, frames, height, width, _ = lookup.shape
-    tiles = np.zeros((rows * columns, height, width, 4), np.float32)
-    tiles[:frames, :, :, 0:2] = lookup[0]
-    tiles[:frames, :, :, 2:4] = lookup[1]
-    tiles = tiles[:, ::-1]  # image rows run top to bottom, Blender's bottom to top
-    return tiles.reshape(rows, columns, height, width, 4).transpose(0, 2, 1, 3, 4).reshape(
+def atlas_pixels(tiles, columns, rows):
+    """(N, H, W, 4) tiles in image row order -> (rows*H, columns*W, 4) in Blender's pixel order (bottom row
+    first), tile k at column k % columns and row k // columns counted from the bottom."""
+    count, height, width, _ = tiles.shape
+    padded = np.zeros((rows * columns, height, width, 4), np.float32)
+    padded[:count] = tiles[:, ::-1]  # image rows run top to bottom, Blender's bottom to top
+    return padded.reshape(rows, columns, height, width, 4).transpose(0, 2, 1, 3, 4).reshape(
         rows * height, columns * width, 4)
 
 
-def build_warp(object_name, lookup, loop_start, loop_frames):
-    """The atlas image and the lookup node group for a bake; nothing in the scene uses them yet."""
-    _, frames, height, width, _ = lookup.shape
-    columns, rows = atlas_layout(frames, width, height)
-    if columns * width > MAX_ATLAS_SIDE or rows * height > MAX_ATLAS_SIDE:
-        raise PlaneError(f"{frames} frames at {width}x{height} do not fit in one texture: lower the working "
-                         f"resolution or the loop length")
-    atlas = _atlas_image(object_name, build_atlas(lookup, columns, rows))
+def build_warp(object_name, motion, loop_start, loop_frames):
+    """(frame atlas, spectrum atlas, node group) for a bake; nothing in the scene uses them yet."""
+    width, height = motion.working_size
+    made = []
     try:
-        group = _lookup_group(object_name, atlas, columns, rows, width, height, loop_start, loop_frames)
+        frame_atlas = spectrum_atlas = None
+        if motion.lookup is not None:
+            tiles = np.concatenate([motion.lookup[0], motion.lookup[1]], axis=-1)
+            frame_atlas = _atlas_image(f"ImageDynamics Motion ({object_name})", tiles, width, height)
+            made.append(frame_atlas)
+        if motion.spectrum is not None:
+            tiles = np.concatenate([-motion.spectrum[..., :2], motion.spectrum[..., 2:]], axis=-1)
+            spectrum_atlas = _atlas_image(f"ImageDynamics Sway ({object_name})", tiles, width, height)
+            made.append(spectrum_atlas)
+        terms = 0 if motion.spectrum is None else len(motion.spectrum)
+        group = _lookup_group(object_name, frame_atlas, spectrum_atlas, terms, width, height, loop_start,
+                              loop_frames)
     except BaseException:
-        bpy.data.images.remove(atlas)
+        for image in made:
+            bpy.data.images.remove(image)
         raise
-    return atlas, group
+    return frame_atlas, spectrum_atlas, group
 
 
-def install_warp(plane, settings, atlas, group):
+def install_warp(plane, settings, frame_atlas, spectrum_atlas, group):
     _insert_group(plane.material, plane.image_node, group)
-    settings.warp_material, settings.warp_group, settings.warp_atlas = plane.material, group, atlas
+    settings.warp_material, settings.warp_group = plane.material, group
+    settings.warp_atlas, settings.warp_spectrum = frame_atlas, spectrum_atlas
 
 
-def remove_warp_data(atlas, group):
+def remove_warp_data(frame_atlas, spectrum_atlas, group):
     if group is not None:
         remove_animation(group)
         bpy.data.node_groups.remove(group)
-    if atlas is not None:
-        bpy.data.images.remove(atlas)
+    for image in (frame_atlas, spectrum_atlas):
+        if image is not None:
+            bpy.data.images.remove(image)
 
 
 def clear_warp(settings):
-    material, group, atlas = settings.warp_material, settings.warp_group, settings.warp_atlas
+    material = settings.warp_material
     if material is not None and material.node_tree is not None:
         _remove_group_node(material.node_tree)
-    settings.warp_material = settings.warp_group = settings.warp_atlas = None
-    remove_warp_data(atlas, group)
+    data = (settings.warp_atlas, settings.warp_spectrum, settings.warp_group)
+    settings.warp_material = settings.warp_group = settings.warp_atlas = settings.warp_spectrum = None
+    remove_warp_data(*data)
 
 
-def _atlas_image(object_name, pixels):
-    height, width = pixels.shape[:2]
-    image = bpy.data.images.new(f"ImageDynamics Motion ({object_name})", width, height, alpha=True,
-                                float_buffer=True, is_data=True)
+def _atlas_image(name, tiles, width, height):
+    columns, rows = atlas_layout(len(tiles), width, height)
+    if columns * width > MAX_ATLAS_SIDE or rows * height > MAX_ATLAS_SIDE:
+        raise PlaneError(f"{len(tiles)} frames at {width}x{height} do not fit in one texture: lower the working "
+                         f"resolution or the loop length")
+    pixels = atlas_pixels(tiles, columns, rows)
+    image = bpy.data.images.new(name, pixels.shape[1], pixels.shape[0], alpha=True, float_buffer=True,
+                                is_data=True)
     image.alpha_mode = "CHANNEL_PACKED"  # alpha is data here, never premultiplied into RGB
     image.pixels.foreach_set(pixels.ravel())
     image.file_format = "OPEN_EXR"
@@ -85,86 +100,112 @@ def _atlas_image(object_name, pixels):
     return image
 
 
-def _lookup_group(object_name, atlas, columns, rows, width, height, loop_start, loop_frames):
-    group = bpy.data.node_groups.new(f"ImageDynamics Lookup ({object_name})", "ShaderNodeTree")
-    group.interface.new_socket("UV", in_out="INPUT", socket_type="NodeSocketVector")
-    group.interface.new_socket("UV", in_out="OUTPUT", socket_type="NodeSocketVector")
-    nodes, links = group.nodes, group.links
+class _GroupBuilder:
+    """Small helpers to lay out a shader node group."""
 
-    def node(kind, x, y, **settings):
-        made = nodes.new(kind)
+    def __init__(self, group):
+        self.group, self.nodes, self.links = group, group.nodes, group.links
+
+    def node(self, kind, x, y, **settings):
+        made = self.nodes.new(kind)
         made.location = (x, y)
         for key, value in settings.items():
             setattr(made, key, value)
         return made
 
-    def math_node(operation, a, b, x, y):
-        made = node("ShaderNodeMath", x, y, operation=operation)
+    def vector_math(self, operation, a, b, x, y):
+        made = self.node("ShaderNodeVectorMath", x, y, operation=operation)
         for socket, value in zip(made.inputs, (a, b)):
-            if isinstance(value, (int, float)):
+            if isinstance(value, tuple):
                 socket.default_value = value
             else:
-                links.new(value, socket)
+                self.links.new(value, socket)
         return made.outputs[0]
 
-    group_in = node("NodeGroupInput", -1000, 0)
-    group_out = node("NodeGroupOutput", 1000, 0)
-    split = node("ShaderNodeSeparateXYZ", -800, 0)
-    links.new(group_in.outputs["UV"], split.inputs[0])
+    def scale(self, vector, factor, x, y):
+        made = self.node("ShaderNodeVectorMath", x, y, operation="SCALE")
+        self.links.new(vector, made.inputs[0])
+        self.links.new(factor, made.inputs["Scale"])
+        return made.outputs[0]
 
-    # Which tile (frame) and how far through the cross-fade: drivers of the frame, simple expressions only.
-    frame_index = loop_frame_expression(loop_start, loop_frames)
-    driven = {}
-    for label, expression, y in (("Column", f"{frame_index} - {columns} * floor({frame_index} / {columns})", 300),
-                                 ("Row", f"floor({frame_index} / {columns})", 200),
-                                 ("Weight", f"{frame_index} / {loop_frames}", 100)):
-        value_node = node("ShaderNodeValue", -800, y, name=label, label=label)
-        add_driver(group, f'nodes["{label}"].outputs[0].default_value', expression)
-        driven[label] = value_node.outputs[0]
+    def driven_value(self, label, expression, x, y):
+        made = self.node("ShaderNodeValue", x, y, name=label, label=label)
+        add_driver(self.group, f'nodes["{label}"].outputs[0].default_value', expression)
+        return made.outputs[0]
 
-    # Keep the lookup half a texel inside the tile, so bilinear filtering never reads the neighbouring frame.
+    def combine(self, a, b, x, y):
+        made = self.node("ShaderNodeCombineXYZ", x, y)
+        self.links.new(a, made.inputs[0])
+        self.links.new(b, made.inputs[1])
+        return made.outputs[0]
+
+    def tile_sample(self, image, clamped_uv, offset, columns, rows, x, y):
+        """The atlas texel at the clamped UV of one tile: (RG as a vector, BA as a vector). `offset` is the
+        tile's (column, row, 0), a constant tuple or a vector socket."""
+        shifted = self.vector_math("ADD", clamped_uv, offset, x + 150, y)
+        atlas_uv = self.vector_math("DIVIDE", shifted, (float(columns), float(rows), 1.0), x + 300, y)
+        texture = self.node("ShaderNodeTexImage", x + 450, y, image=image, interpolation="Linear",
+                            extension="EXTEND")
+        self.links.new(atlas_uv, texture.inputs["Vector"])
+        rg = self.vector_math("MULTIPLY", texture.outputs["Color"], (1.0, 1.0, 0.0), x + 700, y + 60)
+        channels = self.node("ShaderNodeSeparateColor", x + 700, y - 60)
+        self.links.new(texture.outputs["Color"], channels.inputs[0])
+        ba = self.combine(channels.outputs[2], texture.outputs["Alpha"], x + 850, y - 60)
+        return rg, ba
+
+
+def _lookup_group(object_name, frame_atlas, spectrum_atlas, terms, width, height, loop_start, loop_frames):
+    group = bpy.data.node_groups.new(f"ImageDynamics Lookup ({object_name})", "ShaderNodeTree")
+    group.interface.new_socket("UV", in_out="INPUT", socket_type="NodeSocketVector")
+    group.interface.new_socket("UV", in_out="OUTPUT", socket_type="NodeSocketVector")
+    build = _GroupBuilder(group)
+    group_in = build.node("NodeGroupInput", -1400, 0)
+    split = build.node("ShaderNodeSeparateXYZ", -1200, 0)
+    build.links.new(group_in.outputs["UV"], split.inputs[0])
+    # Keep the lookup half a texel inside its tile, so bilinear filtering never reads the neighbouring tile.
     clamped = []
     for axis, size, y in ((0, width, 0), (1, height, -150)):
-        clamp = node("ShaderNodeClamp", -600, y)
-        links.new(split.outputs[axis], clamp.inputs["Value"])
+        clamp = build.node("ShaderNodeClamp", -1000, y)
+        build.links.new(split.outputs[axis], clamp.inputs["Value"])
         clamp.inputs["Min"].default_value = 0.5 / size
         clamp.inputs["Max"].default_value = 1.0 - 0.5 / size
         clamped.append(clamp.outputs[0])
-    atlas_u = math_node("DIVIDE", math_node("ADD", driven["Column"], clamped[0], -400, 100), columns, -250, 100)
-    atlas_v = math_node("DIVIDE", math_node("ADD", driven["Row"], clamped[1], -400, -100), rows, -250, -100)
-    atlas_uv = node("ShaderNodeCombineXYZ", -100, 0)
-    links.new(atlas_u, atlas_uv.inputs[0])
-    links.new(atlas_v, atlas_uv.inputs[1])
-    texture = node("ShaderNodeTexImage", 50, 0, image=atlas, interpolation="Linear", extension="EXTEND")
-    links.new(atlas_uv.outputs[0], texture.inputs["Vector"])
+    clamped_uv = build.combine(clamped[0], clamped[1], -850, 0)
 
-    channels = node("ShaderNodeSeparateColor", 300, 100)
-    links.new(texture.outputs["Color"], channels.inputs[0])
-    forward = node("ShaderNodeCombineXYZ", 450, 150)
-    backward = node("ShaderNodeCombineXYZ", 450, 0)
-    links.new(channels.outputs[0], forward.inputs[0])
-    links.new(channels.outputs[1], forward.inputs[1])
-    links.new(channels.outputs[2], backward.inputs[0])
-    links.new(texture.outputs["Alpha"], backward.inputs[1])
-
-    # offset = strength * (forward + weight * (backward - forward))
-    difference = node("ShaderNodeVectorMath", 600, 0, operation="SUBTRACT")
-    links.new(backward.outputs[0], difference.inputs[0])
-    links.new(forward.outputs[0], difference.inputs[1])
-    faded = node("ShaderNodeVectorMath", 700, 0, operation="SCALE")
-    links.new(difference.outputs[0], faded.inputs[0])
-    links.new(driven["Weight"], faded.inputs["Scale"])
-    blended = node("ShaderNodeVectorMath", 800, 100, operation="ADD")
-    links.new(forward.outputs[0], blended.inputs[0])
-    links.new(faded.outputs[0], blended.inputs[1])
-    strength = node("ShaderNodeAttribute", 600, 300, attribute_type="OBJECT", attribute_name=STRENGTH)
-    scaled = node("ShaderNodeVectorMath", 900, 100, operation="SCALE")
-    links.new(blended.outputs[0], scaled.inputs[0])
-    links.new(strength.outputs["Fac"], scaled.inputs["Scale"])
-    warped = node("ShaderNodeVectorMath", 900, -100, operation="ADD")
-    links.new(group_in.outputs["UV"], warped.inputs[0])
-    links.new(scaled.outputs[0], warped.inputs[1])
-    links.new(warped.outputs[0], group_out.inputs["UV"])
+    parts = []
+    frame_index = loop_frame_expression(loop_start, loop_frames)
+    if frame_atlas is not None:
+        columns, rows = atlas_layout(loop_frames, width, height)
+        column = build.driven_value("Column", f"{frame_index} - {columns} * floor({frame_index} / {columns})",
+                                    -850, 400)
+        row = build.driven_value("Row", f"floor({frame_index} / {columns})", -850, 300)
+        weight = build.driven_value("Weight", f"{frame_index} / {loop_frames}", -850, 200)
+        offset = build.combine(column, row, -700, 360)
+        forward, backward = build.tile_sample(frame_atlas, clamped_uv, offset, columns, rows, -700, 300)
+        # forward + weight * (backward - forward)
+        difference = build.vector_math("SUBTRACT", backward, forward, 300, 300)
+        parts.append(build.vector_math("ADD", forward, build.scale(difference, weight, 450, 300), 600, 300))
+    if spectrum_atlas is not None:
+        columns, rows = atlas_layout(terms, width, height)
+        phase = f"2 * pi * ((frame - {loop_start}) / {loop_frames})"
+        for index in range(terms):
+            y = -400 - 300 * index
+            k = index + 1
+            cos_k = build.driven_value(f"Cos {k}", f"cos({k} * {phase})", -850, y)
+            sin_k = build.driven_value(f"Sin {k}", f"sin({k} * {phase})", -850, y - 100)
+            tile = (float(index % columns), float(index // columns), 0.0)
+            cos_part, sin_part = build.tile_sample(spectrum_atlas, clamped_uv, tile, columns, rows, -700, y)
+            term = build.vector_math("ADD", build.scale(cos_part, cos_k, 300, y),
+                                     build.scale(sin_part, sin_k, 300, y - 100), 450, y)
+            parts.append(term)
+    total = parts[0]
+    for index, part in enumerate(parts[1:]):
+        total = build.vector_math("ADD", total, part, 750, -100 * index)
+    strength = build.node("ShaderNodeAttribute", 750, 500, attribute_type="OBJECT", attribute_name=STRENGTH)
+    scaled = build.scale(total, strength.outputs["Fac"], 900, 100)
+    warped = build.vector_math("ADD", group_in.outputs["UV"], scaled, 1050, 0)
+    group_out = build.node("NodeGroupOutput", 1200, 0)
+    build.links.new(warped, group_out.inputs["UV"])
     return group
 
 

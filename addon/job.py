@@ -2,7 +2,7 @@
 
 import bpy
 
-from .hints import PlaneProjection, drift_velocity, guide_hints
+from .hints import PlaneProjection, drift_velocity, guide_hints, wind_degrees
 from .plane import PlaneError, read_pixels
 
 # Images are sent at up to this many times the working resolution: enough detail for the working grid.
@@ -29,6 +29,9 @@ def build_job(plane, settings, loop_frames, device):
             spec["pins"] = pins
         if layer.layer_type == "DRIFT":
             spec["velocity"] = drift_velocity(layer, plane.image.size[0], loop_frames)
+        elif layer.layer_type == "OSCILLATION":
+            spec.update(amplitude=float(layer.amplitude), wind=wind_degrees(layer, hints), terms=layer.terms,
+                        falloff=float(layer.falloff), scale=float(layer.scale), seed=layer.seed)
         else:
             hints += [{"uv": [float(c) for c in hint.uv], "velocity": [float(c) for c in hint.velocity]}
                       for hint in layer.hints]

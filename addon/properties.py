@@ -31,7 +31,21 @@ class IMAGEDYN_PG_layer(bpy.types.PropertyGroup):
     name: StringProperty(name="Name", default="Layer")
     layer_type: EnumProperty(name="Type", default="FLUID", items=[
         ("FLUID", "Fluid", "Flowing water, smoke or clouds, guided by arrows, flow lines and hints"),
-        ("DRIFT", "Drift", "The whole masked region drifts one way at one speed: clouds, fog banks")])
+        ("DRIFT", "Drift", "The whole masked region drifts one way at one speed: clouds, fog banks"),
+        ("OSCILLATION", "Sway", "Swaying around a rest pose: trees, grass, flowers, flags, flames")])
+    amplitude: FloatProperty(name="Amplitude", default=4.0, min=0.0, soft_max=50.0,
+                             description="Size of the sway, in image pixels")
+    wind_angle: FloatProperty(name="Wind", subtype="ANGLE", default=0.0,
+                              description="Direction of the sway: 0 to the right, 90 degrees up (an Arrow guide, "
+                                          "if the layer has one, sets it instead)")
+    terms: IntProperty(name="Terms", default=8, min=1, max=16,
+                       description="Frequencies in the motion, whole multiples of the loop's (fewer for short loops)")
+    falloff: FloatProperty(name="Calm", default=2.0, min=0.0, max=6.0,
+                           description="How fast the power falls with frequency: 3 is a calm breeze, 1 is gusty")
+    scale: FloatProperty(name="Scale", default=0.1, min=0.001, max=2.0, subtype="FACTOR",
+                         description="Size of the parts that move together, as a fraction of the image width: "
+                                     "small for leaf flutter, large for a whole tree swaying")
+    seed: IntProperty(name="Seed", default=0, min=0, description="Another seed gives another variation")
     speed: FloatProperty(name="Speed", default=1.0, min=0.0, soft_max=20.0,
                          description="Speed of the drift and along flow lines")
     speed_unit: EnumProperty(name="Unit", items=SPEED_UNITS, default="PX_PER_FRAME")
@@ -84,6 +98,7 @@ class IMAGEDYN_PG_settings(bpy.types.PropertyGroup):
     warp_material: PointerProperty(type=bpy.types.Material)
     warp_group: PointerProperty(type=bpy.types.NodeTree)
     warp_atlas: PointerProperty(type=bpy.types.Image)
+    warp_spectrum: PointerProperty(type=bpy.types.Image)
     source_mesh: PointerProperty(type=bpy.types.Mesh)
     shape_mesh: PointerProperty(type=bpy.types.Mesh)
 

@@ -21,10 +21,25 @@ def loop_timing(scene, settings):
 
 
 def composite_lookup(result, meta):
-    """Sum of every layer's lookups, (2, T, H, W, 2) in UV units, and the cross-fade weights (T, 2)."""
-    layers = meta["layers"]
-    lookup = sum(result[f"{layer['prefix']}_lookup"] for layer in layers)
-    return lookup.astype(np.float32), result[f"{layers[0]['prefix']}_weights"]
+    """Sum of the flowing layers' lookups, (2, T, H, W, 2) in UV units, and the cross-fade weights (T, 2);
+    (None, None) when no layer flows."""
+    flowing = [layer["prefix"] for layer in meta["layers"] if layer["type"] != "oscillation"]
+    if not flowing:
+        return None, None
+    lookup = sum(result[f"{prefix}_lookup"] for prefix in flowing)
+    return lookup.astype(np.float32), result[f"{flowing[0]}_weights"]
+
+
+def composite_spectrum(result, meta):
+    """Sum of the swaying layers' spectra, (K, H, W, 4): Re u, Re v, Im u, Im v of the displacement of term
+    k + 1 (frequency k + 1 cycles per loop), in UV units; None when no layer sways."""
+    spectra = [result[f"{layer['prefix']}_spectrum"] for layer in meta["layers"] if layer["type"] == "oscillation"]
+    if not spectra:
+        return None
+    total = np.zeros((max(len(s) for s in spectra),) + spectra[0].shape[1:], np.float32)
+    for spectrum in spectra:
+        total[: len(spectrum)] += spectrum
+    return total
 
 
 def sample_at_uv(field, uv):

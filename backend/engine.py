@@ -5,7 +5,7 @@ import time
 import numpy as np
 import torch
 
-from . import densify, fluid, masks
+from . import densify, fluid, masks, oscillation
 from .device import pick_device
 from .errors import InputError
 
@@ -49,24 +49,40 @@ def run_job(job, image, arrays, progress):
     result = {}
     with torch.no_grad():
         for index, (layer, soft) in enumerate(zip(job.layers, soft_masks)):
-            progress(f"densifying hints of '{layer.name}'", 0.0)
-            soft = soft / total
-            velocity = _layer_velocity(layer, grid, guide, arrays) * (soft * _layer_pins(layer, grid, arrays))[..., None]
-            velocity_t = torch.from_numpy(np.ascontiguousarray(velocity, np.float32)).to(device)
-            lookups, weights, substeps = fluid.loop_lookups(velocity_t, job.loop_frames, progress)
             prefix = f"layer{index}"
-            result[f"{prefix}_lookup"] = fluid.px_to_uv(lookups, width, height)
-            result[f"{prefix}_weights"] = weights.numpy().astype(np.float32)
-            result[f"{prefix}_velocity"] = fluid.px_to_uv(velocity_t, width, height)
+            soft = soft / total
+            envelope = soft * _layer_pins(layer, grid, arrays)
             result[f"{prefix}_mask"] = soft.astype(np.float32)
-            meta["layers"].append({"name": layer.name, "type": layer.type, "prefix": prefix,
-                                   "euler_substeps": substeps,
-                                   "max_speed_px_per_frame": float(np.hypot(*velocity.reshape(-1, 2).T).max())})
+            info = {"name": layer.name, "type": layer.type, "prefix": prefix}
+            if layer.type == "oscillation":
+                progress(f"building the spectrum of '{layer.name}'", 0.0)
+                coefficients = oscillation.spectral_volume(layer, guide, envelope, layer.amplitude * width / src_w,
+                                                           job.loop_frames)
+                result[f"{prefix}_spectrum"] = spectrum_to_uv(coefficients, width, height)
+                info["terms"] = list(range(1, coefficients.shape[0] + 1))
+                progress(f"building the spectrum of '{layer.name}'", 1.0)
+            else:
+                progress(f"densifying hints of '{layer.name}'", 0.0)
+                velocity = _layer_velocity(layer, grid, guide) * envelope[..., None]
+                velocity_t = torch.from_numpy(np.ascontiguousarray(velocity, np.float32)).to(device)
+                lookups, weights, substeps = fluid.loop_lookups(velocity_t, job.loop_frames, progress)
+                result[f"{prefix}_lookup"] = fluid.px_to_uv(lookups, width, height)
+                result[f"{prefix}_weights"] = weights.numpy().astype(np.float32)
+                result[f"{prefix}_velocity"] = fluid.px_to_uv(velocity_t, width, height)
+                info.update(euler_substeps=substeps,
+                            max_speed_px_per_frame=float(np.hypot(*velocity.reshape(-1, 2).T).max()))
+            meta["layers"].append(info)
     meta["seconds"] = round(time.perf_counter() - started, 4)
     return meta, result
 
 
-def _layer_velocity(layer, grid, guide, arrays):
+def spectrum_to_uv(coefficients, width, height):
+    """(K, H, W, 2) complex px (y down) -> (K, H, W, 4) float32 UV units (v up): Re u, Re v, Im u, Im v."""
+    uv = coefficients / np.array([width, -height])
+    return np.concatenate([uv.real, uv.imag], axis=-1).astype(np.float32)
+
+
+def _layer_velocity(layer, grid, guide):
     """The layer's dense velocity before masking, (H, W, 2) in working px per frame, y down."""
     if layer.type == "drift":
         return np.broadcast_to(grid.velocities(layer.velocity)[0], (grid.height, grid.width, 2)).copy()

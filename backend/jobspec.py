@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 
 from .errors import JobSpecError
 
-LAYER_TYPES = ("fluid", "drift")
+LAYER_TYPES = ("fluid", "drift", "oscillation")
+MAX_TERMS = 16
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
 
@@ -43,6 +44,14 @@ class Layer:
     pins: list = field(default_factory=list)
     pin_mask: Mask = None
     pin_falloff: float = 0.05
+    # oscillation
+    amplitude: float = 4.0       # source pixels
+    wind: float = 0.0            # degrees: 0 to the right, 90 up
+    terms: int = 8
+    falloff: float = 2.0         # power of term k proportional to k^-falloff
+    scale: float = 0.1           # coherence length, fraction of the image width
+    seed: int = 0
+    sway_across: float = 0.3     # motion across the wind, relative to along it
 
 
 @dataclass
@@ -84,13 +93,16 @@ def _parse_layer(data, where):
     _expect(data.get("type") in LAYER_TYPES, f"{where}.type",
             f"must be one of {', '.join(LAYER_TYPES)}, not {data.get('type')!r}")
     common = {"feather", "edge_tolerance", "pins", "pin_mask", "pin_falloff"}
+    hints = []
     if data["type"] == "fluid":
         _only_keys(data, where, required={"name", "type", "mask", "hints"}, optional=common)
         hints = data["hints"]
         _expect(isinstance(hints, list) and hints, f"{where}.hints", "must list at least one hint")
-    else:
+    elif data["type"] == "drift":
         _only_keys(data, where, required={"name", "type", "mask", "velocity"}, optional=common)
-        hints = []
+    else:
+        _only_keys(data, where, required={"name", "type", "mask"}, optional=common | {
+            "amplitude", "wind", "terms", "falloff", "scale", "seed", "sway_across"})
     name = data["name"]
     _expect(isinstance(name, str) and name.strip(), f"{where}.name", "must be a non-empty string")
     pins = data.get("pins", [])
@@ -107,6 +119,13 @@ def _parse_layer(data, where):
         pins=[_parse_pin(pin, f"{where}.pins[{i}]") for i, pin in enumerate(pins)],
         pin_mask=_parse_mask(data["pin_mask"], f"{where}.pin_mask") if "pin_mask" in data else None,
         pin_falloff=_number(data.get("pin_falloff", 0.05), f"{where}.pin_falloff", 0.0, 1.0),
+        amplitude=_number(data.get("amplitude", 4.0), f"{where}.amplitude", 0.0, 10000.0),
+        wind=_number(data.get("wind", 0.0), f"{where}.wind", -360.0, 360.0),
+        terms=_int(data.get("terms", 8), f"{where}.terms", 1, MAX_TERMS),
+        falloff=_number(data.get("falloff", 2.0), f"{where}.falloff", 0.0, 6.0),
+        scale=_number(data.get("scale", 0.1), f"{where}.scale", 0.001, 2.0),
+        seed=_int(data.get("seed", 0), f"{where}.seed", 0, 2 ** 31 - 1),
+        sway_across=_number(data.get("sway_across", 0.3), f"{where}.sway_across", 0.0, 1.0),
     )
 
 

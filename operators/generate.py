@@ -111,8 +111,8 @@ class IMAGEDYN_OT_generate(bpy.types.Operator):
                 raise PlaneError(f"'{self._object_name}' was deleted while its motion was computed: nothing was baked")
             settings = obj.image_dynamics
             plane = ImagePlane(obj, settings.source_mesh)
-            lookup, weights = check_result(meta, result, self._loop_frames)
-            shape_keys = bake(plane, settings, lookup, weights, self._loop_start, self._loop_frames)
+            motion = check_result(meta, result, self._loop_frames)
+            shape_keys = bake(plane, settings, motion, self._loop_start, self._loop_frames)
         except (PlaneError, BackendError) as exc:
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}

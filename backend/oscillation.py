@@ -1,0 +1,57 @@
+"""Oscillation layers: a spectral volume of swaying motion (Generative Image Dynamics, Li et al. 2024).
+
+Each pixel's displacement is a short Fourier series, D(t)(p) = Re sum_k S_k(p) exp(2 pi i k t / T), k = 1..K.
+Every frequency is a whole multiple of 1/T, so the motion loops exactly in T frames. The complex coefficients
+S_k are random fields made coherent by edge-aware smoothing guided by the picture (parts of one object share
+phase), with power falling off as k^-falloff, oriented along the wind, and scaled by the mask and by the
+stiffness around pins, so anchored parts stay still and the motion grows away from them.
+"""
+
+import numpy as np
+
+from .densify import edge_costs, recursive_filter
+
+
+def term_count(requested, loop_frames):
+    """At most `requested` terms and no frequency above the loop's Nyquist limit (T / 2 cycles per loop)."""
+    return max(1, min(requested, loop_frames // 2))
+
+
+def term_powers(count, falloff):
+    """Share of the motion's power in each term k = 1..K: proportional to k^-falloff, summing to 1."""
+    powers = np.arange(1, count + 1, dtype=np.float64) ** -falloff
+    return powers / powers.sum()
+
+
+def spectral_volume(layer, guide, envelope, amplitude_px, loop_frames):
+    """(K, H, W, 2) complex coefficients of the displacement, in working px (x right, y down).
+
+    `envelope` (H, W) is the soft mask times the stiffness; `amplitude_px` is in working pixels: the amplitude of
+    a sine with the same power as the motion along the wind.
+    """
+    height, width = envelope.shape
+    count = term_count(layer.terms, loop_frames)
+    rng = np.random.default_rng(layer.seed)
+    sigma = max(1.0, layer.scale * width)
+    along_x, along_y = edge_costs(guide, sigma, layer.edge_tolerance)
+    # Four real noise fields per term: the real and imaginary parts along and across the wind.
+    noise = recursive_filter(rng.standard_normal((height, width, 4 * count)), along_x, along_y, sigma)
+    weight = envelope > 0
+    rms = np.sqrt((noise[weight] ** 2).mean(axis=0)) if weight.any() else np.ones(4 * count)
+    noise /= np.maximum(rms, 1e-12)
+    noise = noise.reshape(height, width, count, 4).transpose(2, 0, 1, 3)
+    along = (noise[..., 0] + 1j * noise[..., 1]) / np.sqrt(2.0)  # unit mean power
+    across = (noise[..., 2] + 1j * noise[..., 3]) / np.sqrt(2.0)
+    angle = np.radians(layer.wind)
+    wind = np.array([np.cos(angle), -np.sin(angle)])  # y down on the grid
+    side = np.array([-wind[1], wind[0]])
+    scale = amplitude_px * np.sqrt(term_powers(count, layer.falloff))[:, None, None] * envelope[None]
+    coefficients = (along * scale)[..., None] * wind + (across * scale * layer.sway_across)[..., None] * side
+    return coefficients.astype(np.complex64)
+
+
+def displacement_at(coefficients, frames, loop_frames):
+    """D(t) for the given frames: (len(frames), H, W, 2) real, from (K, H, W, 2) coefficients."""
+    k = np.arange(1, coefficients.shape[0] + 1)
+    phase = np.exp(2j * np.pi * np.outer(np.asarray(frames, np.float64), k) / loop_frames)  # (F, K)
+    return np.real(np.tensordot(phase, coefficients, axes=(1, 0))).astype(np.float32)
