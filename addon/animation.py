@@ -53,6 +53,23 @@ def set_cyclic_keys(fcurve, frames, values):
     fcurve.update()
 
 
+def set_constant_interpolation(id_data, data_paths):
+    """Keys of these paths hold their value until the next key (a pluck is a step, not a ramp)."""
+    anim = id_data.animation_data
+    for fcurve in _fcurves(anim.action, id_data) if anim and anim.action else ():
+        if fcurve.data_path in data_paths:
+            for point in fcurve.keyframe_points:
+                point.interpolation = "CONSTANT"
+
+
+def _fcurves(action, id_data):
+    if hasattr(action, "fcurves"):  # legacy actions (before 4.4)
+        return action.fcurves
+    from bpy_extras.anim_utils import action_get_channelbag_for_slot
+    channelbag = action_get_channelbag_for_slot(action, id_data.animation_data.action_slot)
+    return channelbag.fcurves if channelbag else ()
+
+
 def remove_animation(id_data):
     """Drop the ID's drivers and its action (deleting the action too, so none are left orphaned)."""
     anim = id_data.animation_data

@@ -5,7 +5,7 @@ import numpy as np
 from ..backend.errors import InputError
 from .bake_shapekeys import build_shape_mesh, clear_shape_keys, install_shape_mesh
 from .bake_warp import NODE_NAME, build_warp, clear_warp, install_warp, remove_warp_data
-from .rig import composite_lookup, composite_spectrum, ensure_strength
+from .rig import composite_lookup, composite_spectrum, ensure_rig_properties
 
 
 class Motion:
@@ -40,14 +40,14 @@ def check_result(meta, result, loop_frames):
 def bake(plane, settings, motion, loop_start, loop_frames):
     """Build the new bake completely, then swap it in for the old one: a failure leaves the old bake as it was."""
     obj = plane.obj
-    warp = build_warp(obj.name, motion, loop_start, loop_frames)
+    warp = build_warp(obj, motion, loop_start, loop_frames)
     try:
         mesh, shape_keys = build_shape_mesh(plane, settings, motion, loop_start, loop_frames)
     except BaseException:
         remove_warp_data(*warp)
         raise
     clear(obj, settings)
-    ensure_strength(obj)
+    ensure_rig_properties(obj)  # only now: a failed bake must not leave properties behind
     install_warp(plane, settings, *warp)
     install_shape_mesh(obj, settings, plane.mesh, mesh)
     settings.baked_loop_start, settings.baked_loop_frames = loop_start, loop_frames

@@ -9,7 +9,7 @@ import bpy
 import numpy as np
 
 from .animation import add_driver, ensure_fcurve, remove_animation, set_cyclic_keys
-from .rig import STRENGTH, sample_at_uv
+from .rig import STRENGTH, pluck_variables, sample_at_uv, sway_expression
 
 COEFFICIENTS = "imgdyn_coefficients"
 MAX_KEYS = 16
@@ -109,12 +109,13 @@ def _sway_modes(spectrum, vertex_uv, u_axis, v_axis, loop_start, loop_frames):
     D(t) = sum_k Re S_k cos(k phase) - Im S_k sin(k phase), phase = 2 pi (frame - start) / T."""
     sampled = sample_at_uv(np.moveaxis(spectrum, 0, 2).reshape(*spectrum.shape[1:3], -1), vertex_uv)
     sampled = sampled.reshape(len(vertex_uv), len(spectrum), 4).transpose(1, 0, 2)  # (K, N, 4)
-    phase = f"2 * pi * ((frame - {loop_start}) / {loop_frames})"
     modes = []
     for index, term in enumerate(sampled):
         k = index + 1
-        modes.append((f"Sway {k} cos", _to_object_space(term[:, :2], u_axis, v_axis), f"cos({k} * {phase})"))
-        modes.append((f"Sway {k} sin", _to_object_space(-term[:, 2:], u_axis, v_axis), f"sin({k} * {phase})"))
+        modes.append((f"Sway {k} cos", _to_object_space(term[:, :2], u_axis, v_axis),
+                      sway_expression("cos", k, loop_start, loop_frames)))
+        modes.append((f"Sway {k} sin", _to_object_space(-term[:, 2:], u_axis, v_axis),
+                      sway_expression("sin", k, loop_start, loop_frames)))
     return modes
 
 
@@ -150,7 +151,8 @@ def _add_shape_keys(mesh, obj, basis, coefficients, modes, loop_start):
                     ("c", "KEY", key, f'["{COEFFICIENTS}"][{index}]'), strength))
         for name, offsets, expression in modes:
             block = add_block(name, offsets)
-            add_driver(key, f'key_blocks["{block.name}"].value', f"{expression} * s", variables=(strength,))
+            add_driver(key, f'key_blocks["{block.name}"].value', f"{expression} * s",
+                       variables=(strength,) + pluck_variables(obj))
         return count + len(modes)
     finally:
         bpy.data.objects.remove(holder)

@@ -14,7 +14,7 @@ import numpy as np
 
 from .animation import add_driver, loop_frame_expression, remove_animation
 from .plane import PlaneError
-from .rig import STRENGTH
+from .rig import STRENGTH, pluck_variables, sway_expression
 
 MAX_ATLAS_SIDE = 16384
 NODE_NAME = "ImageDynamics Warp"
@@ -37,8 +37,9 @@ def atlas_pixels(tiles, columns, rows):
         rows * height, columns * width, 4)
 
 
-def build_warp(object_name, motion, loop_start, loop_frames):
+def build_warp(obj, motion, loop_start, loop_frames):
     """(frame atlas, spectrum atlas, node group) for a bake; nothing in the scene uses them yet."""
+    object_name = obj.name
     width, height = motion.working_size
     made = []
     try:
@@ -52,8 +53,7 @@ def build_warp(object_name, motion, loop_start, loop_frames):
             spectrum_atlas = _atlas_image(f"ImageDynamics Sway ({object_name})", tiles, width, height)
             made.append(spectrum_atlas)
         terms = 0 if motion.spectrum is None else len(motion.spectrum)
-        group = _lookup_group(object_name, frame_atlas, spectrum_atlas, terms, width, height, loop_start,
-                              loop_frames)
+        group = _lookup_group(obj, frame_atlas, spectrum_atlas, terms, width, height, loop_start, loop_frames)
     except BaseException:
         for image in made:
             bpy.data.images.remove(image)
@@ -128,9 +128,9 @@ class _GroupBuilder:
         self.links.new(factor, made.inputs["Scale"])
         return made.outputs[0]
 
-    def driven_value(self, label, expression, x, y):
+    def driven_value(self, label, expression, x, y, variables=()):
         made = self.node("ShaderNodeValue", x, y, name=label, label=label)
-        add_driver(self.group, f'nodes["{label}"].outputs[0].default_value', expression)
+        add_driver(self.group, f'nodes["{label}"].outputs[0].default_value', expression, variables)
         return made.outputs[0]
 
     def combine(self, a, b, x, y):
@@ -154,8 +154,8 @@ class _GroupBuilder:
         return rg, ba
 
 
-def _lookup_group(object_name, frame_atlas, spectrum_atlas, terms, width, height, loop_start, loop_frames):
-    group = bpy.data.node_groups.new(f"ImageDynamics Lookup ({object_name})", "ShaderNodeTree")
+def _lookup_group(obj, frame_atlas, spectrum_atlas, terms, width, height, loop_start, loop_frames):
+    group = bpy.data.node_groups.new(f"ImageDynamics Lookup ({obj.name})", "ShaderNodeTree")
     group.interface.new_socket("UV", in_out="INPUT", socket_type="NodeSocketVector")
     group.interface.new_socket("UV", in_out="OUTPUT", socket_type="NodeSocketVector")
     build = _GroupBuilder(group)
@@ -187,12 +187,13 @@ def _lookup_group(object_name, frame_atlas, spectrum_atlas, terms, width, height
         parts.append(build.vector_math("ADD", forward, build.scale(difference, weight, 450, 300), 600, 300))
     if spectrum_atlas is not None:
         columns, rows = atlas_layout(terms, width, height)
-        phase = f"2 * pi * ((frame - {loop_start}) / {loop_frames})"
         for index in range(terms):
             y = -400 - 300 * index
             k = index + 1
-            cos_k = build.driven_value(f"Cos {k}", f"cos({k} * {phase})", -850, y)
-            sin_k = build.driven_value(f"Sin {k}", f"sin({k} * {phase})", -850, y - 100)
+            cos_k = build.driven_value(f"Cos {k}", sway_expression("cos", k, loop_start, loop_frames), -850, y,
+                                       pluck_variables(obj))
+            sin_k = build.driven_value(f"Sin {k}", sway_expression("sin", k, loop_start, loop_frames), -850,
+                                       y - 100)
             tile = (float(index % columns), float(index // columns), 0.0)
             cos_part, sin_part = build.tile_sample(spectrum_atlas, clamped_uv, tile, columns, rows, -700, y)
             term = build.vector_math("ADD", build.scale(cos_part, cos_k, 300, y),

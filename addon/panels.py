@@ -3,7 +3,7 @@
 import bpy
 
 from .jobs import active_job
-from .rig import STRENGTH
+from .rig import PLUCK_DECAY, STRENGTH
 
 
 class IMAGEDYN_UL_layers(bpy.types.UIList):
@@ -42,6 +42,10 @@ class IMAGEDYN_PT_main(bpy.types.Panel):
         box.prop(settings, "grid_resolution")
         if STRENGTH in obj.keys():
             box.prop(obj, f'["{STRENGTH}"]', text="Motion Strength")
+        if settings.warp_spectrum is not None:
+            row = box.row(align=True)
+            row.operator("image_dynamics.pluck", icon="FORCE_WIND")
+            row.prop(obj, f'["{PLUCK_DECAY}"]', text="Decay")
         job = active_job()
         if job is not None:
             box.label(text=f"Working on '{job.label}': {job.stage} {job.fraction:.0%}", icon="SORTTIME")
@@ -64,12 +68,16 @@ class IMAGEDYN_PT_main(bpy.types.Panel):
         box.prop(layer, "mask_source")
         box.prop(layer, "mask_rect" if layer.mask_source == "RECT" else "mask_image")
         box.prop(layer, "feather")
-        if layer.layer_type == "DRIFT":
-            box.prop(layer, "drift_angle")
-        row = box.row(align=True)
-        row.prop(layer, "speed")
-        row.prop(layer, "speed_unit", text="")
-        if layer.layer_type == "FLUID":
+        if layer.layer_type == "OSCILLATION":
+            for name in ("amplitude", "wind_angle", "terms", "falloff", "scale", "seed"):
+                box.prop(layer, name)
+        else:
+            if layer.layer_type == "DRIFT":
+                box.prop(layer, "drift_angle")
+            row = box.row(align=True)
+            row.prop(layer, "speed")
+            row.prop(layer, "speed_unit", text="")
+        if layer.layer_type != "DRIFT":
             box.prop(layer, "edge_tolerance")
         box.label(text="Guides")
         for index, guide in enumerate(layer.guides):

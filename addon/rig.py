@@ -3,15 +3,45 @@
 import numpy as np
 
 STRENGTH = "motion_strength"
+PLUCK_GAIN = "motion_pluck_gain"
+PLUCK_FRAME = "motion_pluck_frame"
+PLUCK_DECAY = "motion_pluck_decay"
+
+# Custom properties (not add-on properties), so that the rig plays and renders without the extension.
+RIG_PROPERTIES = (
+    (STRENGTH, 1.0, dict(min=0.0, soft_max=2.0, precision=3, description=(
+        "How strongly the baked motion plays: 0 is the still image. Keyframe it to ease motion in"))),
+    (PLUCK_GAIN, 0.0, dict(soft_min=-5.0, soft_max=5.0, precision=3, description=(
+        "Size of the last pluck or gust of the swaying motion (keyframed by Pluck)"))),
+    (PLUCK_FRAME, 0.0, dict(precision=1, description="Frame of the last pluck or gust (keyframed by Pluck)")),
+    (PLUCK_DECAY, 0.05, dict(min=0.0, soft_max=1.0, precision=3, description=(
+        "How fast a pluck dies away: the slowest term loses this share of its swing per frame, faster terms "
+        "proportionally more"))),
+)
 
 
-def ensure_strength(obj):
-    """A custom property (not an add-on property) so it plays and renders without the extension."""
-    if STRENGTH not in obj.keys():
-        obj[STRENGTH] = 1.0
-    obj.id_properties_ui(STRENGTH).update(
-        min=0.0, soft_max=2.0, default=1.0, precision=3,
-        description="How strongly the baked motion plays: 0 is the still image. Keyframe it to ease motion in")
+def ensure_rig_properties(obj):
+    for name, default, ui in RIG_PROPERTIES:
+        if name not in obj.keys():
+            obj[name] = default
+        obj.id_properties_ui(name).update(default=default, **ui)
+
+
+def pluck_variables(obj):
+    """Driver variables of the pluck: its gain, decay and frame, read from the object."""
+    return (("g", "OBJECT", obj, f'["{PLUCK_GAIN}"]'), ("d", "OBJECT", obj, f'["{PLUCK_DECAY}"]'),
+            ("f0", "OBJECT", obj, f'["{PLUCK_FRAME}"]'))
+
+
+def sway_expression(part, k, loop_start, loop_frames):
+    """Weight of the cos or sin part of term k at the frame: the loop, plus (on the cos part) the damped
+    oscillation started by the last pluck, which is 0 before it, rises, and dies away."""
+    phase = f"2 * pi * ((frame - {loop_start}) / {loop_frames})"
+    if part == "sin":
+        return f"sin({k} * {phase})"
+    pluck = (f"g * exp(-d * {k} * (frame - f0)) * sin(2 * pi * {k} * (frame - f0) / {loop_frames}) "
+             f"* (frame >= f0)")
+    return f"(cos({k} * {phase}) + {pluck})"
 
 
 def loop_timing(scene, settings):

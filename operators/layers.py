@@ -5,7 +5,9 @@ import math
 import bpy
 from mathutils import Vector
 
+from ..addon.animation import set_constant_interpolation
 from ..addon.plane import ImagePlane, PlaneError
+from ..addon.rig import PLUCK_FRAME, PLUCK_GAIN
 
 
 class IMAGEDYN_OT_layer_add(bpy.types.Operator):
@@ -175,5 +177,33 @@ class IMAGEDYN_OT_guide_remove(bpy.types.Operator):
         return {"FINISHED"}
 
 
-classes = (IMAGEDYN_OT_layer_add, IMAGEDYN_OT_layer_remove, IMAGEDYN_OT_hint_add, IMAGEDYN_OT_hint_remove,
+class IMAGEDYN_OT_pluck(bpy.types.Operator):
+    bl_idname = "image_dynamics.pluck"
+    bl_label = "Pluck"
+    bl_description = ("Give the swaying motion a push at the current frame: it swings out and dies away on top "
+                      "of the loop (keyframed, so it can be moved in the Graph Editor)")
+    bl_options = {"REGISTER", "UNDO"}
+
+    gain: bpy.props.FloatProperty(name="Strength", default=1.0, soft_min=-5.0, soft_max=5.0,
+                                  description="How hard the push is, relative to the loop's own swing")
+
+    @classmethod
+    def poll(cls, context):
+        obj = context.active_object
+        if obj is None or obj.type != "MESH" or obj.image_dynamics.warp_spectrum is None:
+            cls.poll_message_set("Bake a Sway layer first")
+            return False
+        return True
+
+    def execute(self, context):
+        obj, frame = context.active_object, context.scene.frame_current
+        obj[PLUCK_GAIN], obj[PLUCK_FRAME] = self.gain, float(frame)
+        for name in (PLUCK_GAIN, PLUCK_FRAME):
+            obj.keyframe_insert(f'["{name}"]', frame=frame)
+        set_constant_interpolation(obj, (f'["{PLUCK_GAIN}"]', f'["{PLUCK_FRAME}"]'))
+        self.report({"INFO"}, f"Plucked at frame {frame}")
+        return {"FINISHED"}
+
+
+classes = (IMAGEDYN_OT_pluck, IMAGEDYN_OT_layer_add, IMAGEDYN_OT_layer_remove, IMAGEDYN_OT_hint_add, IMAGEDYN_OT_hint_remove,
            IMAGEDYN_OT_guide_add, IMAGEDYN_OT_guide_remove)

@@ -67,6 +67,13 @@ def apply_job(obj, job, job_dir, grid):
         if "velocity" in spec:  # drift
             vx, vy = spec["velocity"]
             layer.speed, layer.speed_unit, layer.drift_angle = math.hypot(vx, vy), "PX_PER_FRAME", math.atan2(vy, vx)
+        if spec["type"] == "oscillation":
+            layer.amplitude = spec.get("amplitude", 4.0)
+            layer.wind_angle = math.radians(spec.get("wind", 0.0))
+            layer.terms = spec.get("terms", 8)
+            layer.falloff = spec.get("falloff", 2.0)
+            layer.scale = spec.get("scale", 0.1)
+            layer.seed = spec.get("seed", 0)
         for hint_spec in spec.get("hints", []):
             hint = layer.hints.add()
             hint.uv, hint.velocity = hint_spec["uv"], hint_spec["velocity"]

@@ -82,3 +82,19 @@ print(json.dumps(values))
     assert done.returncode == 0, done.stderr[-2000:]
     there = json.loads(done.stdout.strip().splitlines()[-1])
     assert np.allclose(there, here, atol=1e-6)
+
+
+def test_pluck_swings_out_and_dies_away_on_top_of_the_loop(plane):
+    make_sway(plane, 24)
+    looped = {frame: key_values(plane, frame) for frame in (9, 10, 13, 400)}
+    bpy.context.scene.frame_set(10)
+    assert bpy.ops.image_dynamics.pluck(gain=2.0) == {"FINISHED"}
+    assert np.allclose(key_values(plane, 9), looped[9], atol=1e-6)     # nothing before the pluck
+    assert np.allclose(key_values(plane, 10), looped[10], atol=1e-6)   # it starts from rest
+    # three frames later the cos key of term 1 carries 2 * exp(-0.05 * 3) * sin(2 pi 3 / 24) more
+    extra = key_values(plane, 13) - looped[13]
+    assert extra[0] == pytest.approx(2 * np.exp(-0.15) * np.sin(2 * np.pi * 3 / 24), abs=1e-4)
+    assert np.allclose(extra[1::2], 0.0, atol=1e-6)                     # sin keys are untouched
+    assert np.allclose(key_values(plane, 400), looped[400], atol=1e-3)  # and it has died away
+    warp_drivers = plane.image_dynamics.warp_group.animation_data.drivers
+    assert all(d.driver.is_simple_expression and d.driver.is_valid for d in warp_drivers)
