@@ -9,8 +9,11 @@ export IMAGE_DYNAMICS_BACKEND_PYTHON := $(BACKEND_PY)
 
 .PHONY: demo test test-backend test-addon dist venvs clean
 
+# The main job on each shipped sample: out/demo (the river), out/demo-sky, out/demo-tree.
 demo: venvs
-	$(BLENDER_PY) tools/animate.py samples/river/river.png --job samples/river/job.json --out out/demo --name demo
+	$(BLENDER_PY) -m imgdyn animate samples/river/river.png --job samples/river/job.json --out out/demo --name demo --formats mp4,gif
+	$(BLENDER_PY) -m imgdyn animate samples/sky/sky.png --job samples/sky/job.json --out out/demo-sky --formats mp4,gif
+	$(BLENDER_PY) -m imgdyn animate samples/tree/tree.png --job samples/tree/job.json --out out/demo-tree --formats mp4,gif
 
 test: test-backend test-addon
 

@@ -13,6 +13,9 @@ from ..backend.errors import BackendError, InternalError
 CANCEL_GRACE_S = 1.0
 
 _active = None
+# Callables (label, stage, fraction) told of every job's progress, from the worker thread: a command-line
+# front end draws its progress bar with them.
+progress_listeners = []
 
 
 def active_job():
@@ -81,6 +84,8 @@ class GenerateJob:
 
     def _progress(self, stage, fraction):
         self.stage, self.fraction = stage, fraction
+        for listener in list(progress_listeners):
+            listener(self.label, stage, fraction)
 
     def _run(self):
         try:

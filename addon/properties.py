@@ -95,6 +95,7 @@ class IMAGEDYN_PG_settings(bpy.types.PropertyGroup):
     baked_loop_start: IntProperty(default=0)
     baked_loop_frames: IntProperty(default=0)
     baked_working_size: IntVectorProperty(size=2, default=(0, 0))
+    baked_terms: IntProperty(default=0)
     warp_material: PointerProperty(type=bpy.types.Material)
     warp_group: PointerProperty(type=bpy.types.NodeTree)
     warp_atlas: PointerProperty(type=bpy.types.Image)

@@ -57,6 +57,27 @@ def save_result(path, meta, arrays):
         raise
 
 
+def write_gif(frame_paths, out, fps):
+    """A GIF that loops forever, written next to its place and renamed, so that no partial file is left."""
+    frames = []
+    for path in frame_paths:
+        image = cv2.imread(path, cv2.IMREAD_COLOR)  # 8-bit BGR, whatever the file's depth
+        if image is None:
+            print(f"error: cannot read frame '{path}'", file=sys.stderr)
+            return 2
+        frames.append(image)
+    animation = cv2.Animation()
+    animation.frames = frames
+    animation.durations = [round(1000 / fps)] * len(frames)
+    animation.loop_count = 0  # forever
+    temp = f"{out}.part.gif"
+    if not cv2.imwriteanimation(temp, animation):
+        print(f"error: OpenCV could not write '{out}'", file=sys.stderr)
+        return 2
+    os.replace(temp, out)
+    return 0
+
+
 def main(argv):
     parser = argparse.ArgumentParser(prog="python -m backend")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -64,7 +85,13 @@ def main(argv):
     generate.add_argument("image")
     generate.add_argument("--job", required=True, help="job JSON, see docs/job-spec.md")
     generate.add_argument("--out", required=True, help="result .npz to write")
+    gif = commands.add_parser("gif", help="join frames into a looping GIF (the Blender side has no GIF writer)")
+    gif.add_argument("frames", nargs="+", help="image files, in order")
+    gif.add_argument("--out", required=True)
+    gif.add_argument("--fps", type=float, default=24.0)
     args = parser.parse_args(argv)
+    if args.command == "gif":
+        return write_gif(args.frames, args.out, args.fps)
 
     def progress(stage, fraction):
         print(f"\r{stage}: {fraction:6.1%}", end="", file=sys.stderr, flush=True)

@@ -1,6 +1,6 @@
-"""Paint the shipped sample image (a river valley) procedurally, so the project owns every pixel of it.
+"""Paint the shipped sample images procedurally, so the project owns every pixel of them.
 
-Run with the backend environment:  .venvs/backend/bin/python tools/make_sample.py samples/river/river.png
+Run with the backend environment:  .venvs/backend/bin/python tools/make_sample.py river|sky|tree PATH.png
 """
 import sys
 
@@ -29,7 +29,7 @@ def fractal_noise(rng, shape, base_cells, octaves=4):
     return total / norm
 
 
-def paint(seed=7):
+def paint_river(seed=7):
     rng = np.random.default_rng(seed)
     h, w = HEIGHT, WIDTH
     y = np.linspace(0.0, 1.0, h, dtype=np.float32)[:, None]
@@ -62,11 +62,49 @@ def paint(seed=7):
     return np.clip(img, 0, 1)
 
 
-def main(path):
-    rgb = paint()
+def paint_sky(seed=11):
+    """Towering clouds over a low horizon: for drifting cloud layers."""
+    rng = np.random.default_rng(seed)
+    h, w = HEIGHT, WIDTH
+    y = np.linspace(0.0, 1.0, h, dtype=np.float32)[:, None]
+    sky = np.stack([0.35 + 0.35 * y, 0.55 + 0.25 * y, 0.90 + 0.0 * y], -1) * np.ones((1, w, 1), np.float32)
+    density = fractal_noise(rng, (h, w), (5, 3), octaves=5)
+    clouds = np.clip((density - 0.42) * 3.0, 0, 1)[..., None] * (y < 0.8)[..., None]
+    shade = 0.75 + 0.25 * fractal_noise(rng, (h, w), (20, 10))[..., None]
+    img = sky * (1 - clouds) + clouds * shade * np.array([1.0, 0.97, 0.94], np.float32)
+    hills = y > 0.82 + 0.04 * (fractal_noise(rng, (1, w), (6, 1))[0] - 0.5)[None, :]
+    texture = 0.8 + 0.4 * fractal_noise(rng, (h, w), (60, 30))[..., None]
+    img[hills] = (np.array([0.18, 0.30, 0.16], np.float32) * texture)[hills]
+    return np.clip(img, 0, 1)
+
+
+def paint_tree(seed=5):
+    """A lone tree on a meadow: for swaying layers (the crown and the grass), pinned at the trunk."""
+    rng = np.random.default_rng(seed)
+    h, w = HEIGHT, WIDTH
+    y = np.linspace(0.0, 1.0, h, dtype=np.float32)[:, None]
+    x = np.linspace(0.0, 1.0, w, dtype=np.float32)[None, :]
+    img = np.stack([0.60 + 0.25 * y, 0.75 + 0.15 * y, 0.95 + 0.0 * y], -1) * np.ones((1, w, 1), np.float32)
+    blades = fractal_noise(rng, (h, w), (160, 8), octaves=3)[..., None]
+    meadow = np.broadcast_to(y > 0.72, (h, w))
+    img[meadow] = (np.array([0.30, 0.55, 0.18], np.float32) * (0.6 + 0.8 * blades))[meadow]
+    trunk = (np.abs(x - 0.45) < 0.018 + 0.01 * (y - 0.5)) & (y > 0.45) & (y < 0.80)
+    img[trunk] = np.array([0.35, 0.24, 0.14], np.float32)
+    crown_shape = ((x - 0.45) / 0.20) ** 2 + ((y - 0.35) / 0.26) ** 2
+    leaves = fractal_noise(rng, (h, w), (30, 17), octaves=4)
+    crown = crown_shape + 0.5 * (leaves - 0.5) < 1.0
+    img[crown] = (np.array([0.16, 0.42, 0.14], np.float32) * (0.55 + 0.9 * leaves[..., None]))[crown]
+    return np.clip(img, 0, 1)
+
+
+PAINTERS = {"river": paint_river, "sky": paint_sky, "tree": paint_tree}
+
+
+def main(name, path):
+    rgb = PAINTERS[name]()
     cv2.imwrite(path, (rgb[..., ::-1] * 255 + 0.5).astype(np.uint8))
     print(f"wrote {path} ({WIDTH}x{HEIGHT})")
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(sys.argv[1], sys.argv[2])

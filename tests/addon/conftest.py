@@ -7,7 +7,7 @@ import bpy
 import pytest
 
 from helpers import LOOP
-from tools import animate, dev_extension, measure
+from imgdyn import animate, extension as dev_extension, measure
 
 REPO = dev_extension.REPO_ROOT
 SAMPLE_IMAGE = os.path.join(REPO, "samples", "river", "river.png")

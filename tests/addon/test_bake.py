@@ -125,7 +125,7 @@ sys.path.insert(0, {os.path.dirname(os.path.dirname(os.path.dirname(os.path.absp
 import bpy
 bpy.ops.wm.open_mainfile(filepath={blend!r})
 assert not any("image_dynamics" in name for name in bpy.context.preferences.addons.keys())
-from tools import measure
+from imgdyn import measure
 import numpy as np
 folder = tempfile.mkdtemp()
 frames = {{f: measure.render_frame(f, folder) for f in ({START}, {MIDDLE}, {START + LOOP})}}

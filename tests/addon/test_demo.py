@@ -1,4 +1,4 @@
-"""The main job as a user runs it: a baked .blend, a looping preview video and a report with measurements."""
+"""The main job as a user runs it: `python -m imgdyn animate`, its outputs decoded, and its refusals."""
 
 import json
 import os
@@ -6,40 +6,104 @@ import subprocess
 import sys
 
 import bpy
+import numpy as np
+import pytest
 
-from tools.dev_extension import REPO_ROOT
+from imgdyn import measure
+from imgdyn.extension import REPO_ROOT, default_backend_python
+
+SAMPLE = os.path.join(REPO_ROOT, "samples", "river")
 
 
-def test_animate_writes_blend_video_and_report(tmp_path):
-    sample = os.path.join(REPO_ROOT, "samples", "river")
-    with open(os.path.join(sample, "job.json"), encoding="utf-8") as handle:
+def animate(*args, cwd=REPO_ROOT):
+    """Run the command as a user would, from `cwd`, with the repository on the Python path."""
+    env = dict(os.environ, PYTHONPATH=REPO_ROOT)
+    return subprocess.run([sys.executable, "-m", "imgdyn", "animate", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=600)
+
+
+def gif_frames_and_loops(path):
+    script = "import cv2, sys; ok, a = cv2.imreadanimation(sys.argv[1]); print(len(a.frames), a.loop_count)"
+    done = subprocess.run([default_backend_python(), "-c", script, path], capture_output=True, text=True, timeout=60)
+    count, loops = done.stdout.split()
+    return int(count), int(loops)
+
+
+def test_animate_writes_every_output_and_they_decode(tmp_path):
+    with open(os.path.join(SAMPLE, "job.json"), encoding="utf-8") as handle:
         job = json.load(handle)
     job.update(loop_frames=10, working_resolution=64)
-    job_path = tmp_path / "job.json"
-    job_path.write_text(json.dumps(job))
+    (tmp_path / "job.json").write_text(json.dumps(job))
     out = tmp_path / "out"
-    done = subprocess.run([sys.executable, os.path.join(REPO_ROOT, "tools", "animate.py"),
-                           os.path.join(sample, "river.png"), "--job", str(job_path), "--out", str(out),
-                           "--name", "demo", "--width", "96", "--samples", "1", "--grid", "16"],
-                          capture_output=True, text=True, timeout=600)
+    done = animate(os.path.join(SAMPLE, "river.png"), "--job", str(tmp_path / "job.json"), "--out", str(out),
+                   "--name", "demo", "--width", "96", "--samples", "1", "--grid", "16", "--formats", "mp4,gif,png",
+                   "--stmap")
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "[generate]" in done.stderr and "[  render]" in done.stderr and "loop error" in done.stderr
     report = json.loads((out / "report.json").read_text())
     assert report["loop_frames"] == 10 and report["render_size"] == [96, 54]
-    assert report["loop_error"] < 1 / 255
-    assert report["still_region_motion_px"] < 0.01
-    assert report["mid_loop_change"] > 0
-    assert set(report["timings_s"]) == {"setup", "generate_and_bake", "save_blend", "render_preview", "measure"}
-    assert (out / "demo.blend").stat().st_size > 0
+    assert report["loop_error"] < 1 / 255 and report["still_region_motion_px"] < 0.01
+    assert set(report["outputs"]) == {"blend", "video", "gif", "frames", "contact_sheet", "stmap"}
+    assert all(os.path.exists(path) and str(out) in path for path in report["outputs"].values())
+
     clip = bpy.data.movieclips.load(str(out / "preview.mp4"))
-    try:
-        assert clip.frame_duration == 10 and tuple(clip.size) == (96, 54)
-    finally:
-        bpy.data.movieclips.remove(clip)
+    assert clip.frame_duration == 10 and tuple(clip.size) == (96, 54)
+    bpy.data.movieclips.remove(clip)
+    assert gif_frames_and_loops(str(out / "preview.gif")) == (10, 0)  # 0: loops forever
+    assert b"NETSCAPE2.0" in (out / "preview.gif").read_bytes()
+    frames = sorted(os.listdir(out / "frames"))
+    assert frames == [f"frame_{n:04d}.png" for n in range(1, 11)]
+    stmaps = set(os.listdir(out / "stmap"))
+    assert stmaps == {f"stmap_{n:04d}.exr" for n in range(10)} | {"stmap.json"}
+    weights = json.loads((out / "stmap" / "stmap.json").read_text())["backward_weight"]
+    assert weights == pytest.approx([n / 10 for n in range(10)])
+    sheet = bpy.data.images.load(str(out / "contact_sheet.png"))
+    assert tuple(sheet.size) == (3 * 96 + 8, 2 * 54 + 4)
+    bpy.data.images.remove(sheet)
+    assert not [name for name in os.listdir(tmp_path) if name.startswith(".imgdyn-")]
+
+    # The saved .blend, opened without the extension: frame start + T renders like the first written frame.
+    script = f"""
+import sys, tempfile
+sys.path.insert(0, {REPO_ROOT!r})
+import bpy
+bpy.ops.wm.open_mainfile(filepath={str(out / "demo.blend")!r})
+from imgdyn import measure
+import numpy as np
+np.save({str(tmp_path / "last_plus_one.npy")!r}, measure.render_frame(11, tempfile.mkdtemp()))
+"""
+    reopened = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert reopened.returncode == 0, reopened.stderr[-2000:]
+    first = measure.read_image(str(out / "frames" / "frame_0001.png"))
+    assert np.abs(np.load(tmp_path / "last_plus_one.npy") - first).max() < 1 / 255
 
 
-def test_animate_refuses_a_missing_image_without_writing(tmp_path):
-    done = subprocess.run([sys.executable, os.path.join(REPO_ROOT, "tools", "animate.py"), str(tmp_path / "no.png"),
-                           "--job", os.path.join(REPO_ROOT, "samples", "river", "job.json"),
-                           "--out", str(tmp_path / "out")], capture_output=True, text=True, timeout=120)
-    assert done.returncode != 0 and "does not exist" in done.stderr
-    assert not (tmp_path / "out").exists()
+def test_layers_on_the_command_line(tmp_path):
+    out = tmp_path / "out"
+    done = animate(os.path.join(SAMPLE, "river.png"), "--frames", "8", "--working-resolution", "48",
+                   "--layer", "fluid", "rect=0,0.2,1,0.38", "hint=0.5,0.3,3,0",
+                   "--layer", "sway", "rect=0,0.62,1,1", "amplitude=3", "terms=3",
+                   "--out", str(out), "--width", "64", "--samples", "1", "--grid", "8")
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads((out / "report.json").read_text())
+    assert report["loop_error"] < 1 / 255 and report["shape_keys"] > 6  # flow basis keys + 3 cos/sin pairs
+    assert set(report["outputs"]) == {"blend", "video", "contact_sheet"}
+
+
+@pytest.mark.parametrize("args, words", [
+    (["missing.png", "--layer", "fluid", "hint=0.5,0.5,1,0"], "error: image 'missing.png' does not exist"),
+    ([os.path.join(SAMPLE, "river.png"), "--layer", "lava"], "error: --layer 1: unknown layer type 'lava'"),
+    ([os.path.join(SAMPLE, "river.png"), "--layer", "drift", "speed=-2"],
+     "error: --layer 1 speed: speed must be 0 or more"),
+    ([os.path.join(SAMPLE, "river.png"), "--frames", "0", "--layer", "fluid", "hint=0.5,0.5,1,0"],
+     "error: job.loop_frames must be between 2 and 100000, got 0"),
+    ([os.path.join(SAMPLE, "river.png"), "--job", os.path.join(SAMPLE, "job.json"), "--formats", "avi"],
+     "error: --formats takes some of mp4, gif, png"),
+])
+def test_bad_arguments_get_one_line_and_write_nothing(tmp_path, args, words):
+    out = tmp_path / "out"
+    done = animate(*args, "--out", str(out), cwd=str(tmp_path))
+    assert done.returncode != 0
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(words), done.stderr
+    assert os.listdir(tmp_path) == []

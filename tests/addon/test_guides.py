@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from helpers import LOOP
 
-from tools import dev_extension, measure
+from imgdyn import extension as dev_extension, measure
 
 
 def job_of(plane):

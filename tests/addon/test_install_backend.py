@@ -5,7 +5,7 @@ import os
 import bpy
 import pytest
 
-from tools import dev_extension
+from imgdyn import extension as dev_extension
 
 
 def test_install_backend_creates_the_environment_once(extension, tmp_path):

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from helpers import datablock_counts, node_tree_state, vertex_coords
 
-from tools import dev_extension
+from imgdyn import extension as dev_extension
 
 FAULTY = os.path.join(os.path.dirname(os.path.abspath(__file__)), "faulty_backend.py")
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from helpers import evaluated_coords
 
-from tools import dev_extension
+from imgdyn import extension as dev_extension
 
 TOLERANCE = 1.0 / 255.0
 

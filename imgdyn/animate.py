@@ -1,0 +1,321 @@
+"""The main job, headless: animate an image into a baked .blend, a looping video and a report.
+
+    python -m imgdyn animate IMAGE --job JOB.json [--out DIR] [options]
+    python -m imgdyn animate IMAGE --layer fluid rect=0,0.2,1,0.4 hint=0.5,0.3,2,0 --frames 48 [options]
+
+(with the Blender environment's Python). The tool imports the image as a plane, gives it the job's layers, runs
+the extension's Generate (which starts the real backend), saves the .blend, renders the loop to PNG frames and
+an MP4 and/or a GIF, writes a contact sheet, ST-maps on request, and report.json with the measured loop error,
+the motion left in still regions and the time of each stage. Outputs appear only when everything succeeded.
+It exits non-zero when the loop or the stillness misses its bound.
+"""
+
+import argparse
+import json
+import math
+import os
+import shutil
+import sys
+import tempfile
+import time
+
+import bpy
+import numpy as np
+
+from . import extension, measure, outputs
+from .layers import UsageError, parse_layers
+from .progress import StageProgress
+
+LOOP_TOLERANCE = 1.0 / 255.0
+STILL_TOLERANCE_PX = 0.01
+FORMATS = ("mp4", "gif", "png")
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(prog="python -m imgdyn", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    animate = commands.add_parser("animate", help="animate an image into a looping video and a .blend")
+    animate.add_argument("image")
+    source = animate.add_mutually_exclusive_group(required=True)
+    source.add_argument("--job", help="job JSON (docs/job-spec.md)")
+    source.add_argument("--layer", nargs="+", action="append", metavar="TYPE KEY=VALUE",
+                        help="a layer: fluid, drift or sway, then settings (see imgdyn/layers.py); repeatable")
+    animate.add_argument("--frames", type=int, help="loop length (default: the job's, or 48)")
+    animate.add_argument("--out", help="output folder (default: out/<name>)")
+    animate.add_argument("--name", help="base name of the .blend (default: the image's name)")
+    animate.add_argument("--formats", default="mp4", help="any of mp4,gif,png (png keeps the frames)")
+    animate.add_argument("--width", type=int, default=320, help="render width in pixels (default 320)")
+    animate.add_argument("--fps", type=float, default=24.0, help="frames per second (default 24)")
+    animate.add_argument("--samples", type=int, default=4, help="Cycles samples per pixel (default 4)")
+    animate.add_argument("--grid", type=int, default=64, help="shape-key grid vertices along the long side")
+    animate.add_argument("--working-resolution", type=int, help="longest side of the motion grid")
+    animate.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), help="where the backend computes")
+    animate.add_argument("--stmap", action="store_true", help="also write ST-map EXRs of the loop")
+    animate.add_argument("--backend-python", help="Python of the backend environment")
+    return parser.parse_args(argv)
+
+
+def build_job(args):
+    """The job and the folder its relative paths start from; every problem raises UsageError."""
+    from backend.errors import JobSpecError
+    from backend.jobspec import parse_job
+    if args.job:
+        try:
+            with open(args.job, encoding="utf-8") as handle:
+                job = json.load(handle)
+        except OSError as exc:
+            raise UsageError(f"cannot read job file '{args.job}': {exc.strerror}") from None
+        except json.JSONDecodeError as exc:
+            raise UsageError(f"job file '{args.job}' is not valid JSON: {exc}") from None
+        base = os.path.dirname(os.path.abspath(args.job))
+    else:
+        job, base = {"loop_frames": 48, "layers": parse_layers(args.layer)}, os.getcwd()
+    if not isinstance(job, dict):
+        raise UsageError(f"job file '{args.job}' must hold a JSON object")
+    for key, value in (("loop_frames", args.frames), ("working_resolution", args.working_resolution),
+                       ("device", args.device)):
+        if value is not None:
+            job[key] = value
+    try:
+        parse_job(job)
+    except JobSpecError as exc:
+        raise UsageError(exc.message) from None
+    for layer in job["layers"]:
+        for key in ("mask", "pin_mask"):
+            path = layer.get(key, {}).get("image")
+            if path and not os.path.isfile(os.path.join(base, path)):
+                raise UsageError(f"{key} image '{path}' of layer '{layer['name']}' does not exist")
+    return job, base
+
+
+def check_args(args):
+    if not os.path.isfile(args.image):
+        raise UsageError(f"image '{args.image}' does not exist")
+    formats = [f.strip() for f in args.formats.split(",") if f.strip()]
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown or not formats:
+        raise UsageError(f"--formats takes some of {', '.join(FORMATS)}, not '{args.formats}'")
+    if args.width < 16 or args.fps <= 0 or args.samples < 1 or args.grid < 2:
+        raise UsageError("--width must be at least 16, --fps above 0, --samples at least 1, --grid at least 2")
+    return formats
+
+
+def import_plane(image_path):
+    folder, name = os.path.split(os.path.abspath(image_path))
+    result = bpy.ops.image.import_as_mesh_planes(files=[{"name": name}], directory=folder, shader="EMISSION")
+    if result != {"FINISHED"} or bpy.context.active_object is None:
+        raise UsageError(f"Blender could not import '{image_path}' as an image plane")
+    return bpy.context.active_object
+
+
+def apply_job(obj, job, job_dir, grid):
+    """Give the plane the job's layers, as a user would in the panel (pins become pin empties)."""
+    settings = obj.image_dynamics
+    settings.working_resolution = job.get("working_resolution", 256)
+    settings.grid_resolution = grid
+    for spec in job["layers"]:
+        bpy.ops.image_dynamics.layer_add()
+        layer = settings.layers[settings.active_layer]
+        layer.name = spec["name"]
+        layer.layer_type = spec["type"].upper()
+        layer.feather = spec.get("feather", 0.02)
+        layer.edge_tolerance = spec.get("edge_tolerance", 0.25)
+        layer.pin_falloff = spec.get("pin_falloff", 0.05)
+        layer.mask_source, layer.mask_rect, layer.mask_image = _mask(spec["mask"], job_dir)
+        if "pin_mask" in spec:
+            layer.pin_image = _mask(spec["pin_mask"], job_dir)[2]
+        if "velocity" in spec:  # drift
+            vx, vy = spec["velocity"]
+            layer.speed, layer.speed_unit, layer.drift_angle = math.hypot(vx, vy), "PX_PER_FRAME", math.atan2(vy, vx)
+        if spec["type"] == "oscillation":
+            layer.amplitude = spec.get("amplitude", 4.0)
+            layer.wind_angle = math.radians(spec.get("wind", 0.0))
+            layer.terms = spec.get("terms", 8)
+            layer.falloff = spec.get("falloff", 2.0)
+            layer.scale = spec.get("scale", 0.1)
+            layer.seed = spec.get("seed", 0)
+        for hint_spec in spec.get("hints", []):
+            hint = layer.hints.add()
+            hint.uv, hint.velocity = hint_spec["uv"], hint_spec["velocity"]
+        for pin_spec in spec.get("pins", []):
+            bpy.ops.image_dynamics.guide_add(kind="PIN")
+            _place_on_plane(obj, layer.guides[-1].object, pin_spec["uv"], pin_spec.get("radius", 0.0))
+
+
+def _mask(spec, job_dir):
+    """(source, rect, image) layer settings for a job's mask."""
+    if "rect" in spec:
+        return "RECT", spec["rect"], None
+    return "IMAGE", (0.0, 0.0, 1.0, 1.0), bpy.data.images.load(os.path.join(job_dir, spec["image"]),
+                                                              check_existing=True)
+
+
+def _place_on_plane(plane, empty, uv, radius):
+    width, height = plane.dimensions.x, plane.dimensions.y  # an imported plane: centred, in its local XY
+    empty.location.x = (uv[0] - 0.5) * width
+    empty.location.y = (uv[1] - 0.5) * height
+    empty.empty_display_size = max(radius, 1e-4) * width
+
+
+def setup_scene(obj, loop_frames, width, samples, fps=24.0):
+    scene = bpy.context.scene
+    scene.frame_start, scene.frame_end = 1, loop_frames
+    scene.render.fps = max(1, round(fps))
+    u_len, v_len = obj.dimensions.x, obj.dimensions.y
+    camera_data = bpy.data.cameras.new("Preview Camera")
+    camera_data.type, camera_data.ortho_scale = "ORTHO", max(u_len, v_len)
+    camera = bpy.data.objects.new("Preview Camera", camera_data)
+    scene.collection.objects.link(camera)
+    camera.location = (obj.location.x, obj.location.y, obj.location.z + 5.0)
+    scene.camera = camera
+    render = scene.render
+    render.engine = "CYCLES"
+    render.resolution_x = width
+    render.resolution_y = 2 * round(width * v_len / u_len / 2)
+    render.resolution_percentage = 100
+    scene.cycles.device = "CPU"
+    scene.cycles.samples = samples
+    scene.cycles.use_denoising = False
+    scene.view_settings.view_transform = "Standard"
+
+
+def main(argv):
+    args = parse_args(argv)
+    try:
+        formats = check_args(args)
+        job, job_dir = build_job(args)
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    name = args.name or os.path.splitext(os.path.basename(args.image))[0]
+    out_dir = os.path.abspath(args.out or os.path.join("out", name))
+    os.makedirs(os.path.dirname(out_dir), exist_ok=True)
+    staging = tempfile.mkdtemp(prefix=".imgdyn-", dir=os.path.dirname(out_dir))
+    try:
+        report = run(args, job, job_dir, formats, name, staging)
+        _publish(staging, out_dir)
+    except (UsageError, RuntimeError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    report = _relocated(report, staging, out_dir)
+    with open(os.path.join(out_dir, "report.json"), "w", encoding="utf-8") as handle:
+        json.dump(report, handle, indent=2)
+    return _summary(report)
+
+
+def run(args, job, job_dir, formats, name, folder):
+    timings, progress = {}, StageProgress()
+    clock = time.perf_counter()
+
+    def lap(stage):
+        nonlocal clock
+        progress.finish()
+        now = time.perf_counter()
+        timings[stage] = round(now - clock, 3)
+        clock = now
+
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    extension.enable(args.backend_python, device=job.get("device", "auto"))
+    obj = import_plane(args.image)
+    apply_job(obj, job, job_dir, args.grid)
+    setup_scene(obj, job["loop_frames"], args.width, args.samples, args.fps)
+    lap("setup")
+
+    jobs = extension.extension_module("addon.jobs")
+    listener = lambda label, stage, fraction: progress.update("generate", fraction, stage)  # noqa: E731
+    jobs.progress_listeners.append(listener)
+    try:
+        if bpy.ops.image_dynamics.generate() != {"FINISHED"}:
+            raise RuntimeError("generating the motion failed (see the message above)")
+    except RuntimeError as exc:  # the operator's error report, without Blender's "Error: " prefix
+        raise RuntimeError(str(exc).strip().removeprefix("Error: ")) from None
+    finally:
+        jobs.progress_listeners.remove(listener)
+    lap("generate_and_bake")
+
+    blend_path = os.path.join(folder, f"{name}.blend")
+    obj.active_material.node_tree.nodes["Image Texture"].image.pack()  # renders anywhere, without the image
+    bpy.ops.wm.save_as_mainfile(filepath=blend_path)
+    lap("save_blend")
+
+    settings = obj.image_dynamics
+    start, frames = settings.baked_loop_start, settings.baked_loop_frames
+    frame_paths = outputs.render_frames(os.path.join(folder, "frames"),
+                                        lambda done, total: progress.update("render", done / total,
+                                                                            f"frame {done}/{total}"))
+    loop_end = measure.render_frame(start + frames, tempfile.mkdtemp(dir=folder))
+    lap("render")
+
+    produced = {"blend": blend_path, "contact_sheet": os.path.join(folder, "contact_sheet.png")}
+    if "mp4" in formats:
+        produced["video"] = os.path.join(folder, "preview.mp4")
+        outputs.encode_mp4(frame_paths, args.fps, produced["video"])
+    if "gif" in formats:
+        produced["gif"] = os.path.join(folder, "preview.gif")
+        outputs.encode_gif(frame_paths, args.fps, produced["gif"], extension.default_backend_python()
+                           if not args.backend_python else args.backend_python, extension.REPO_ROOT)
+    outputs.contact_sheet(frame_paths, settings, produced["contact_sheet"])
+    lap("encode")
+    if args.stmap:
+        produced["stmap"] = os.path.join(folder, "stmap")
+        outputs.write_stmaps(settings, produced["stmap"])
+        lap("stmap")
+
+    first = measure.read_image(frame_paths[0])
+    middle = measure.read_image(frame_paths[len(frame_paths) // 2])
+    image = obj.active_material.node_tree.nodes["Image Texture"].image
+    report = {
+        "image": os.path.abspath(args.image),
+        "outputs": produced,
+        "loop_frames": frames,
+        "loop_start": start,
+        "fps": args.fps,
+        "render_size": [bpy.context.scene.render.resolution_x, bpy.context.scene.render.resolution_y],
+        "loop_error": float(np.abs(first - loop_end).max()),
+        "mid_loop_change": float(np.abs(first - middle).mean()),
+        "still_region_motion_px": measure.still_region_motion_px(settings, job, list(image.size)),
+        "shape_keys": len(obj.data.shape_keys.key_blocks) - 1,
+    }
+    if "png" in formats:
+        produced["frames"] = os.path.join(folder, "frames")
+    lap("measure")
+    report["timings_s"] = timings
+    return report
+
+
+def _publish(staging, out_dir):
+    """Move the finished outputs into place (frames only when asked for: 'frames' is then in the report)."""
+    os.makedirs(out_dir, exist_ok=True)
+    for entry in os.listdir(staging):
+        target = os.path.join(out_dir, entry)
+        if os.path.isdir(target):
+            shutil.rmtree(target)
+        os.replace(os.path.join(staging, entry), target)
+
+
+def _relocated(report, staging, out_dir):
+    report["outputs"] = {key: path.replace(staging, out_dir) for key, path in report["outputs"].items()}
+    if "frames" not in report["outputs"]:
+        shutil.rmtree(os.path.join(out_dir, "frames"), ignore_errors=True)
+    for entry in os.listdir(out_dir):  # scratch folders of the measurement
+        if entry.startswith("tmp"):
+            shutil.rmtree(os.path.join(out_dir, entry), ignore_errors=True)
+    return report
+
+
+def _summary(report):
+    print(json.dumps(report, indent=2))
+    failed = []
+    if report["loop_error"] >= LOOP_TOLERANCE:
+        failed.append(f"loop error {report['loop_error']:.5f} >= 1/255")
+    if report["still_region_motion_px"] >= STILL_TOLERANCE_PX:
+        failed.append(f"still-region motion {report['still_region_motion_px']:.5f} px >= {STILL_TOLERANCE_PX}")
+    outputs_line = ", ".join(f"{key} {path}" for key, path in report["outputs"].items())
+    print(f"\nwrote {outputs_line}\nloop error {report['loop_error']:.6f}, still-region motion "
+          f"{report['still_region_motion_px']:.6f} px, timings {report['timings_s']}", file=sys.stderr)
+    if failed:
+        print("FAILED: " + "; ".join(failed), file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,99 @@
+"""Measurements of a baked plane, read back from what Blender holds: rendered pixels and the baked atlases."""
+
+import math
+import os
+
+import bpy
+import numpy as np
+
+
+def render_frame(frame, folder):
+    """Render one frame with the scene's settings; display-referred RGB in 0..1, as float32 (H, W, 3)."""
+    scene = bpy.context.scene
+    scene.frame_set(frame)
+    settings = scene.render.image_settings
+    settings.media_type = "IMAGE"
+    settings.file_format = "PNG"
+    settings.color_mode = "RGB"
+    settings.color_depth = "16"
+    path = os.path.join(folder, f"frame_{frame:05d}.png")
+    scene.render.filepath = path
+    bpy.ops.render.render(write_still=True)
+    return read_image(path)
+
+
+def read_image(path):
+    """An image file's stored values, float32 (H, W, 3), rows top to bottom."""
+    image = bpy.data.images.load(path)
+    try:
+        image.colorspace_settings.name = "Non-Color"  # the stored values, without conversion
+        width, height = image.size
+        pixels = np.empty(width * height * 4, np.float32)
+        image.pixels.foreach_get(pixels)
+        return pixels.reshape(height, width, 4)[::-1, :, :3].copy()
+    finally:
+        bpy.data.images.remove(image)
+
+
+def _tiles(image, count, width, height):
+    """The first `count` tiles of an atlas image, (count, H, W, 4) in image row order."""
+    from imgdyn.extension import extension_module
+    columns, rows = extension_module("addon.bake_warp").atlas_layout(count, width, height)
+    pixels = np.empty(image.size[0] * image.size[1] * 4, np.float32)
+    image.pixels.foreach_get(pixels)
+    tiles = pixels.reshape(rows, height, columns, width, 4).transpose(0, 2, 1, 3, 4).reshape(-1, height, width, 4)
+    return tiles[:count, ::-1]
+
+
+def atlas_tiles(settings):
+    """The baked frame lookups read back from the packed atlas: (T, H, W, 4) in image row order, UV units."""
+    width, height = settings.baked_working_size
+    return _tiles(settings.warp_atlas, settings.baked_loop_frames, width, height)
+
+
+def baked_lookups(settings, frame_index):
+    """What the warp computes at loop frame t, from the baked images: (forward, backward, backward weight),
+    lookups (H, W, 2) in UV units, rows top to bottom."""
+    width, height = settings.baked_working_size
+    frames = settings.baked_loop_frames
+    forward = np.zeros((height, width, 2), np.float32)
+    backward = np.zeros((height, width, 2), np.float32)
+    weight = 0.0
+    if settings.warp_atlas is not None:
+        tile = atlas_tiles(settings)[frame_index % frames]
+        forward += tile[..., :2]
+        backward += tile[..., 2:]
+        weight = (frame_index % frames) / frames
+    if settings.warp_spectrum is not None:
+        phase = 2 * math.pi * frame_index / frames
+        for k, tile in enumerate(_tiles(settings.warp_spectrum, settings.baked_terms, width, height), start=1):
+            sway = tile[..., :2] * math.cos(k * phase) + tile[..., 2:] * math.sin(k * phase)
+            forward += sway
+            backward += sway
+    return forward, backward, weight
+
+
+def still_mask(job, width, height):
+    """True where no layer of the job may move, on the working grid (pixel centres, as the backend does)."""
+    u = (np.arange(width) + 0.5) / width
+    v = 1.0 - (np.arange(height) + 0.5) / height
+    moving = np.zeros((height, width), bool)
+    for layer in job["layers"]:
+        u0, v0, u1, v1 = layer["mask"].get("rect", (0.0, 0.0, 1.0, 1.0))  # an image mask: count it all as moving
+        moving |= ((v >= v0) & (v <= v1))[:, None] & ((u >= u0) & (u <= u1))[None, :]
+    return ~moving
+
+
+def still_region_motion_px(settings, job, image_size):
+    """Largest displacement, in source-image pixels, that the bake holds anywhere outside every mask."""
+    width, height = settings.baked_working_size
+    still = still_mask(job, width, height)
+    if not still.any():
+        return 0.0
+    scale = np.array(image_size, np.float32)
+    largest = 0.0
+    for frame in range(settings.baked_loop_frames):
+        for lookup in baked_lookups(settings, frame)[:2]:
+            offsets_px = lookup[still] * scale
+            largest = max(largest, float(np.hypot(offsets_px[:, 0], offsets_px[:, 1]).max()))
+    return largest

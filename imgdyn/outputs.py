@@ -1,0 +1,175 @@
+"""What the main job writes besides the .blend: frames, MP4, GIF, a contact sheet and ST-maps."""
+
+import glob
+import json
+import math
+import os
+import subprocess
+
+import bpy
+import numpy as np
+
+from . import measure
+
+
+def render_frames(folder, on_frame=None):
+    """Render the scene's frame range to 16-bit PNGs in `folder`; returns their paths in order."""
+    scene = bpy.context.scene
+    settings = scene.render.image_settings
+    settings.media_type = "IMAGE"
+    settings.file_format = "PNG"
+    settings.color_mode = "RGB"
+    settings.color_depth = "16"
+    scene.render.filepath = os.path.join(folder, "frame_####")
+    handler = None
+    if on_frame is not None:
+        def handler(scene, *_):
+            on_frame(scene.frame_current - scene.frame_start + 1, scene.frame_end - scene.frame_start + 1)
+        bpy.app.handlers.render_write.append(handler)
+    try:
+        bpy.ops.render.render(animation=True)
+    finally:
+        if handler is not None:
+            bpy.app.handlers.render_write.remove(handler)
+    return sorted(glob.glob(os.path.join(folder, "frame_*.png")))
+
+
+def encode_mp4(frame_paths, fps, path):
+    """Join rendered frames into an H.264 MP4 with Blender's sequencer (no second render of the scene)."""
+    first = bpy.data.images.load(frame_paths[0])
+    width, height = first.size
+    bpy.data.images.remove(first)
+    scene = bpy.data.scenes.new("ImageDynamics encode")
+    try:
+        editor = scene.sequence_editor_create()
+        strips = editor.strips if hasattr(editor, "strips") else editor.sequences  # "strips" since Blender 4.4
+        strip = strips.new_image("frames", frame_paths[0], channel=1, frame_start=1)
+        for frame_path in frame_paths[1:]:
+            strip.elements.append(os.path.basename(frame_path))
+        scene.frame_start, scene.frame_end = 1, len(frame_paths)
+        scene.render.fps, scene.render.resolution_x, scene.render.resolution_y = round(fps), width, height
+        scene.render.resolution_percentage = 100
+        scene.render.image_settings.media_type = "VIDEO"
+        scene.render.image_settings.file_format = "FFMPEG"
+        scene.render.ffmpeg.format, scene.render.ffmpeg.codec = "MPEG4", "H264"
+        scene.render.ffmpeg.constant_rate_factor = "HIGH"
+        scene.render.filepath = path
+        bpy.ops.render.render(animation=True, scene=scene.name)
+    finally:
+        bpy.data.scenes.remove(scene)
+
+
+def encode_gif(frame_paths, fps, path, backend_python, backend_root):
+    """The Blender side has no GIF writer: the backend's OpenCV writes one."""
+    done = subprocess.run([backend_python, "-m", "backend", "gif", *frame_paths, "--out", path, "--fps", str(fps)],
+                          cwd=backend_root, capture_output=True, text=True, timeout=600)
+    if done.returncode != 0:
+        raise RuntimeError(f"writing the GIF failed: {done.stderr.strip().splitlines()[-1:]}")
+
+
+def write_image(pixels, path, file_format):
+    """Save (H, W, 3 or 4) float pixels, rows top to bottom: PNG (8-bit sRGB display values) or OPEN_EXR."""
+    height, width = pixels.shape[:2]
+    rgba = np.ones((height, width, 4), np.float32)
+    rgba[..., : pixels.shape[2]] = pixels
+    image = bpy.data.images.new(os.path.basename(path), width, height, alpha=True,
+                                float_buffer=file_format == "OPEN_EXR", is_data=file_format == "OPEN_EXR")
+    try:
+        image.pixels.foreach_set(rgba[::-1].ravel())
+        image.filepath_raw, image.file_format = path, file_format
+        image.save()
+    finally:
+        bpy.data.images.remove(image)
+
+
+def write_stmaps(settings, folder):
+    """One EXR per loop frame at the working resolution: RG = the ST (UV) to read for the forward layer, BA for
+    the backward one, and stmap.json with the weight of the backward layer per frame. A compositor warps the
+    still with both maps (STMap) and dissolves by that weight."""
+    os.makedirs(folder, exist_ok=True)
+    width, height = settings.baked_working_size
+    u = (np.arange(width, dtype=np.float32) + 0.5) / width
+    v = 1.0 - (np.arange(height, dtype=np.float32) + 0.5) / height
+    identity = np.stack(np.broadcast_arrays(u[None, :], v[:, None]), axis=-1)
+    weights = []
+    for frame in range(settings.baked_loop_frames):
+        forward, backward, weight = measure.baked_lookups(settings, frame)
+        write_image(np.concatenate([identity + forward, identity + backward], axis=-1),
+                    os.path.join(folder, f"stmap_{frame:04d}.exr"), "OPEN_EXR")
+        weights.append(weight)
+    with open(os.path.join(folder, "stmap.json"), "w", encoding="utf-8") as handle:
+        json.dump({"frames": settings.baked_loop_frames, "size": [width, height], "backward_weight": weights,
+                   "channels": "R,G: forward ST; B,A: backward ST"}, handle, indent=1)
+
+
+def contact_sheet(frame_paths, settings, path, arrows_across=14):
+    """Six panels: four frames through the loop; the motion per frame drawn as arrows; the region that moves,
+    tinted. Written as a PNG beside the video, so a person sees at a glance what moved and how."""
+    count = len(frame_paths)
+    frames = [measure.read_image(frame_paths[i]) for i in (0, count // 4, count // 2, 3 * count // 4)]
+    height, width = frames[0].shape[:2]
+    arrow_panel = frames[0] * 0.6
+    _draw_arrows(arrow_panel, _content_motion(settings), arrows_across)
+    tint = np.array([1.0, 0.35, 0.1], np.float32)
+    region = _resize(_moving_region(settings), width, height)[..., None]
+    mask_panel = frames[0] * (1 - 0.5 * region) + 0.5 * region * tint
+    gap = np.ones((height, 4, 3), np.float32)
+    top = np.concatenate([frames[0], gap, frames[1], gap, frames[2]], axis=1)
+    bottom = np.concatenate([frames[3], gap, arrow_panel, gap, mask_panel], axis=1)
+    sheet = np.concatenate([top, np.ones((4, top.shape[1], 3), np.float32), bottom], axis=0)
+    write_image(np.clip(sheet, 0.0, 1.0), path, "PNG")
+
+
+def _content_motion(settings):
+    """How far the content moves in one frame at the loop's start, (h, w, 2) in UV units (v up): the change of
+    the forward lookup from frame 0 to 1, reversed. (The cross-faded average of the two layers would cancel.)"""
+    return -(measure.baked_lookups(settings, 1)[0] - measure.baked_lookups(settings, 0)[0])
+
+
+def _moving_region(settings):
+    frames = settings.baked_loop_frames
+    largest = np.zeros(tuple(settings.baked_working_size)[::-1], np.float32)
+    for frame in range(0, frames, max(1, frames // 8)):
+        for lookup in measure.baked_lookups(settings, frame)[:2]:
+            largest = np.maximum(largest, np.hypot(lookup[..., 0], lookup[..., 1]))
+    return (largest > 1e-6).astype(np.float32)
+
+
+def _resize(field, width, height):
+    """Nearest-neighbour resize of an (h, w, ...) array."""
+    rows = (np.arange(height) * field.shape[0] / height).astype(int)
+    columns = (np.arange(width) * field.shape[1] / width).astype(int)
+    return field[rows][:, columns]
+
+
+def _draw_arrows(panel, motion, across):
+    """Yellow arrows on an (H, W, 3) panel for a (h, w, 2) UV motion field; typical fast motion gets arrows one
+    grid step long, the rest in proportion."""
+    height, width = panel.shape[:2]
+    step = width / across
+    field = _resize(motion, width, height) * np.array([width, -height])  # pixels, y down
+    speed = np.hypot(field[..., 0], field[..., 1])
+    if not (speed > 0).any():
+        return
+    scale = 0.9 * step / np.percentile(speed[speed > 0], 90)
+    for y in np.arange(step / 2, height, step):
+        for x in np.arange(step / 2, width, step):
+            dx, dy = field[int(y), int(x)] * scale
+            length = math.hypot(dx, dy)
+            if length > step:
+                dx, dy = dx * step / length, dy * step / length
+            if length < 1.5:
+                continue
+            tip = np.array([x + dx, y + dy])
+            _line(panel, (x, y), tip)
+            angle = math.atan2(dy, dx)
+            for side in (-1, 1):
+                back = angle + math.pi - side * math.radians(28)
+                _line(panel, tip, tip + 0.35 * math.hypot(dx, dy) * np.array([math.cos(back), math.sin(back)]))
+
+
+def _line(panel, start, end, colour=(1.0, 0.9, 0.1)):
+    samples = int(max(abs(end[0] - start[0]), abs(end[1] - start[1]))) * 2 + 1
+    xs = np.clip(np.round(np.linspace(start[0], end[0], samples)).astype(int), 0, panel.shape[1] - 1)
+    ys = np.clip(np.round(np.linspace(start[1], end[1], samples)).astype(int), 0, panel.shape[0] - 1)
+    panel[ys, xs] = colour

@@ -1,1 +1,0 @@
-"""Developer tools: the headless main job, the demo, loading the extension into the bpy module."""
