@@ -3,12 +3,6 @@
 import bpy
 
 
-def loop_frame_expression(loop_start, loop_frames):
-    """Whole frame index 0..T-1 within the loop, for any scene frame (before the start too)."""
-    offset = f"(frame - {loop_start})"
-    return f"floor({offset} - {loop_frames} * floor({offset} / {loop_frames}))"
-
-
 def add_driver(id_data, data_path, expression, variables=(), index=-1):
     """A scripted driver; `variables` are (name, id_type, id, data_path) single-property reads."""
     fcurve = id_data.driver_add(data_path, index) if index >= 0 else id_data.driver_add(data_path)
@@ -55,18 +49,21 @@ def set_cyclic_keys(fcurve, frames, values):
 
 def set_constant_interpolation(id_data, data_paths):
     """Keys of these paths hold their value until the next key (a pluck is a step, not a ramp)."""
-    anim = id_data.animation_data
-    for fcurve in _fcurves(anim.action, id_data) if anim and anim.action else ():
+    for fcurve in fcurves_of(id_data):
         if fcurve.data_path in data_paths:
             for point in fcurve.keyframe_points:
                 point.interpolation = "CONSTANT"
 
 
-def _fcurves(action, id_data):
-    if hasattr(action, "fcurves"):  # legacy actions (before 4.4)
-        return action.fcurves
+def fcurves_of(id_data):
+    """The F-curves of the ID's own action (layered actions in 4.4+, legacy before); empty when it has none."""
+    anim = id_data.animation_data
+    if anim is None or anim.action is None:
+        return ()
+    if hasattr(anim.action, "fcurves"):
+        return anim.action.fcurves
     from bpy_extras.anim_utils import action_get_channelbag_for_slot
-    channelbag = action_get_channelbag_for_slot(action, id_data.animation_data.action_slot)
+    channelbag = action_get_channelbag_for_slot(anim.action, anim.action_slot)
     return channelbag.fcurves if channelbag else ()
 
 

@@ -51,6 +51,7 @@ def bake(plane, settings, motion, loop_start, loop_frames):
     install_warp(plane, settings, *warp)
     install_shape_mesh(obj, settings, plane.mesh, mesh)
     settings.baked_loop_start, settings.baked_loop_frames = loop_start, loop_frames
+    settings.timing_start, settings.timing_frames = loop_start, loop_frames
     settings.baked_working_size = motion.working_size
     settings.baked_terms = 0 if motion.spectrum is None else len(motion.spectrum)
     apply_carrier(obj, settings)

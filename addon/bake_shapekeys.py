@@ -13,7 +13,6 @@ from .rig import STRENGTH, pluck_variables, sample_at_uv, sway_expression
 
 COEFFICIENTS = "imgdyn_coefficients"
 MAX_KEYS = 16
-RELATIVE_ERROR = 1e-3  # the basis keeps adding keys until the residual is below this share of the motion
 
 
 def grid_size(u_axis, v_axis, resolution):
@@ -53,8 +52,9 @@ def grid_mesh(name, source_mesh, origin, u_axis, v_axis, segments_u, segments_v)
     return mesh, uv
 
 
-def motion_basis(offsets):
-    """offsets (T, N, 3) -> (basis (K, N, 3), coefficients (T, K)) with |coefficient| <= 1."""
+def motion_basis(offsets, relative_error):
+    """offsets (T, N, 3) -> (basis (K, N, 3), coefficients (T, K)) with |coefficient| <= 1; K is the fewest keys
+    (at most MAX_KEYS) that leave a residual below `relative_error` of the motion (Frobenius norms)."""
     frames = offsets.shape[0]
     matrix = offsets.reshape(frames, -1).astype(np.float64)
     total = np.linalg.norm(matrix)
@@ -62,7 +62,7 @@ def motion_basis(offsets):
         return np.zeros((0,) + offsets.shape[1:]), np.zeros((frames, 0))
     left, singular, right = np.linalg.svd(matrix, full_matrices=False)
     residual = np.sqrt(np.maximum(total ** 2 - np.cumsum(singular ** 2), 0.0)) / total
-    keep = min(MAX_KEYS, len(singular), int(np.searchsorted(-residual, -RELATIVE_ERROR) + 1))
+    keep = min(MAX_KEYS, len(singular), int(np.searchsorted(-residual, -relative_error) + 1))
     coefficients = left[:, :keep] * singular[:keep]
     peak = np.abs(coefficients).max(axis=0)
     peak[peak == 0.0] = 1.0
@@ -80,8 +80,8 @@ def build_shape_mesh(plane, settings, motion, loop_start, loop_frames):
     try:
         basis = coefficients = None
         if motion.lookup is not None:
-            basis, coefficients = motion_basis(_flow_offsets(motion.lookup, motion.weights, vertex_uv, u_axis,
-                                                             v_axis))
+            offsets = _flow_offsets(motion.lookup, motion.weights, vertex_uv, u_axis, v_axis)
+            basis, coefficients = motion_basis(offsets, settings.basis_error)
         modes = [] if motion.spectrum is None else _sway_modes(motion.spectrum, vertex_uv, u_axis, v_axis,
                                                                loop_start, loop_frames)
         count = _add_shape_keys(mesh, obj, basis, coefficients, modes, loop_start)

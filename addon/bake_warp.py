@@ -12,9 +12,9 @@ import math
 import bpy
 import numpy as np
 
-from .animation import add_driver, loop_frame_expression, remove_animation
+from .animation import add_driver, remove_animation
 from .plane import PlaneError
-from .rig import STRENGTH, pluck_variables, sway_expression
+from .rig import STRENGTH, frame_atlas_expressions, pluck_variables, sway_expression
 
 MAX_ATLAS_SIDE = 16384
 NODE_NAME = "ImageDynamics Warp"
@@ -173,13 +173,12 @@ def _lookup_group(obj, frame_atlas, spectrum_atlas, terms, width, height, loop_s
     clamped_uv = build.combine(clamped[0], clamped[1], -850, 0)
 
     parts = []
-    frame_index = loop_frame_expression(loop_start, loop_frames)
     if frame_atlas is not None:
         columns, rows = atlas_layout(loop_frames, width, height)
-        column = build.driven_value("Column", f"{frame_index} - {columns} * floor({frame_index} / {columns})",
-                                    -850, 400)
-        row = build.driven_value("Row", f"floor({frame_index} / {columns})", -850, 300)
-        weight = build.driven_value("Weight", f"{frame_index} / {loop_frames}", -850, 200)
+        expressions = frame_atlas_expressions(loop_start, loop_frames, loop_frames, columns)
+        column = build.driven_value("Column", expressions["Column"], -850, 400)
+        row = build.driven_value("Row", expressions["Row"], -850, 300)
+        weight = build.driven_value("Weight", expressions["Weight"], -850, 200)
         offset = build.combine(column, row, -700, 360)
         forward, backward = build.tile_sample(frame_atlas, clamped_uv, offset, columns, rows, -700, 300)
         # forward + weight * (backward - forward)

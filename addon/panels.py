@@ -40,6 +40,7 @@ class IMAGEDYN_PT_main(bpy.types.Panel):
         box.prop(settings, "loop_frames")
         box.prop(settings, "working_resolution")
         box.prop(settings, "grid_resolution")
+        box.prop(settings, "basis_error")
         if STRENGTH in obj.keys():
             box.prop(obj, f'["{STRENGTH}"]', text="Motion Strength")
         if settings.warp_spectrum is not None:
@@ -50,7 +51,7 @@ class IMAGEDYN_PT_main(bpy.types.Panel):
         if job is not None:
             box.label(text=f"Working on '{job.label}': {job.stage} {job.fraction:.0%}", icon="SORTTIME")
         elif settings.is_baked:
-            box.label(text=f"Baked: {settings.baked_loop_frames} frames from frame {settings.baked_loop_start}",
+            box.label(text=f"Baked: plays {settings.timing_frames} frames from frame {settings.timing_start}",
                       icon="CHECKMARK")
         else:
             box.label(text="Not baked", icon="INFO")
@@ -59,7 +60,8 @@ class IMAGEDYN_PT_main(bpy.types.Panel):
             row.operator("image_dynamics.cancel", icon="CANCEL")
         else:
             row.operator("image_dynamics.generate", icon="PLAY")
-            row.operator("image_dynamics.clear", icon="X")
+            row.operator("image_dynamics.retime", icon="TIME", text="")
+            row.operator("image_dynamics.clear", icon="X", text="")
 
     @staticmethod
     def draw_layer(layout, layer):

@@ -91,11 +91,17 @@ class IMAGEDYN_PG_settings(bpy.types.PropertyGroup):
         ("TEXTURE", "Texture", "The image flows while the plane stays put: right for water, smoke and clouds"),
         ("GEOMETRY", "Geometry", "The subdivided plane bends with the motion: right for swaying things")],
         description="Which baked rig plays; both are baked, so switching needs no new bake")
+    basis_error: FloatProperty(name="Shape Key Error", default=0.001, min=1e-6, max=0.5, precision=4,
+                               description="Flowing motion on the grid is compressed to the fewest shape keys (at "
+                                           "most 16) whose error is below this share of the motion")
     # What the last bake made, so Clear and re-bake can remove exactly that.
     baked_loop_start: IntProperty(default=0)
     baked_loop_frames: IntProperty(default=0)
     baked_working_size: IntVectorProperty(size=2, default=(0, 0))
     baked_terms: IntProperty(default=0)
+    # How the bake plays now (Re-time changes these without a new bake; baked_loop_frames stays the frame count)
+    timing_start: IntProperty(default=0)
+    timing_frames: IntProperty(default=0)
     warp_material: PointerProperty(type=bpy.types.Material)
     warp_group: PointerProperty(type=bpy.types.NodeTree)
     warp_atlas: PointerProperty(type=bpy.types.Image)

@@ -33,6 +33,23 @@ def pluck_variables(obj):
             ("f0", "OBJECT", obj, f'["{PLUCK_FRAME}"]'))
 
 
+def tile_index_expression(loop_start, loop_frames, tiles):
+    """Which of the `tiles` baked frames shows at the scene frame: the loop of `loop_frames` frames from
+    `loop_start`, repeating before and after it, stretched over the tiles when Re-time changed its length."""
+    offset = f"(frame - {loop_start})"
+    within = f"({offset} - {loop_frames} * floor({offset} / {loop_frames}))"
+    if tiles == loop_frames:
+        return f"floor({within})"
+    return f"floor({within} * {tiles} / {loop_frames})"
+
+
+def frame_atlas_expressions(loop_start, loop_frames, tiles, columns):
+    """Drivers of the flowing warp: the atlas column and row of the frame's tile, and the cross-fade weight."""
+    index = tile_index_expression(loop_start, loop_frames, tiles)
+    return {"Column": f"{index} - {columns} * floor({index} / {columns})", "Row": f"floor({index} / {columns})",
+            "Weight": f"{index} / {tiles}"}
+
+
 def sway_expression(part, k, loop_start, loop_frames):
     """Weight of the cos or sin part of term k at the frame: the loop, plus (on the cos part) the damped
     oscillation started by the last pluck, which is 0 before it, rises, and dies away."""

@@ -1,4 +1,4 @@
-"""Generate (ask the backend for motion, then bake it), Cancel, and Clear.
+"""Generate (ask the backend for motion, then bake it), Cancel, Re-time and Clear.
 
 Generate runs modal in the UI: the backend works in a thread, the progress bar and the status bar show its stage,
 Esc cancels. From scripts and in background mode it runs to the end before returning, on the same path.
@@ -12,6 +12,7 @@ from ..addon.job import build_job
 from ..addon.jobs import GenerateJob, active_job
 from ..addon.plane import ImagePlane, PlaneError
 from ..addon.preferences import get_preferences
+from ..addon.retime import retime
 from ..addon.rig import loop_timing
 from ..backend.errors import BackendError
 
@@ -139,6 +140,33 @@ class IMAGEDYN_OT_cancel(bpy.types.Operator):
         return {"FINISHED"}
 
 
+class IMAGEDYN_OT_retime(bpy.types.Operator):
+    bl_idname = "image_dynamics.retime"
+    bl_label = "Re-time"
+    bl_description = ("Play the baked loop over the scene's frame range (or the plane's Loop Length) without "
+                      "computing the motion again")
+    bl_options = {"REGISTER", "UNDO"}
+
+    @classmethod
+    def poll(cls, context):
+        if not _poll_plane(cls, context):
+            return False
+        if not context.active_object.image_dynamics.is_baked:
+            cls.poll_message_set("This plane has no baked motion")
+            return False
+        return True
+
+    def execute(self, context):
+        settings = context.active_object.image_dynamics
+        loop_start, loop_frames = loop_timing(context.scene, settings)
+        if loop_frames < 2:
+            self.report({"ERROR"}, "A loop needs at least 2 frames: widen the scene's frame range or set Loop Length")
+            return {"CANCELLED"}
+        retime(settings, loop_start, loop_frames)
+        self.report({"INFO"}, f"The loop now plays {loop_frames} frames from frame {loop_start}")
+        return {"FINISHED"}
+
+
 class IMAGEDYN_OT_clear(bpy.types.Operator):
     bl_idname = "image_dynamics.clear"
     bl_label = "Clear Motion"
@@ -160,4 +188,4 @@ class IMAGEDYN_OT_clear(bpy.types.Operator):
         return {"FINISHED"}
 
 
-classes = (IMAGEDYN_OT_generate, IMAGEDYN_OT_cancel, IMAGEDYN_OT_clear)
+classes = (IMAGEDYN_OT_generate, IMAGEDYN_OT_cancel, IMAGEDYN_OT_retime, IMAGEDYN_OT_clear)
