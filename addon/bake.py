@@ -37,12 +37,12 @@ def check_result(meta, result, loop_frames):
     return Motion(lookup, weights, spectrum, (width, height))
 
 
-def bake(plane, settings, motion, loop_start, loop_frames):
+def bake(plane, settings, motion, loop_start, loop_frames, grid_resolution, signature=""):
     """Build the new bake completely, then swap it in for the old one: a failure leaves the old bake as it was."""
     obj = plane.obj
     warp = build_warp(obj, motion, loop_start, loop_frames)
     try:
-        mesh, shape_keys = build_shape_mesh(plane, settings, motion, loop_start, loop_frames)
+        mesh, shape_keys = build_shape_mesh(plane, settings, motion, loop_start, loop_frames, grid_resolution)
     except BaseException:
         remove_warp_data(*warp)
         raise
@@ -52,6 +52,7 @@ def bake(plane, settings, motion, loop_start, loop_frames):
     install_shape_mesh(obj, settings, plane.mesh, mesh)
     settings.baked_loop_start, settings.baked_loop_frames = loop_start, loop_frames
     settings.timing_start, settings.timing_frames = loop_start, loop_frames
+    settings.baked_signature = signature
     settings.baked_working_size = motion.working_size
     settings.baked_terms = 0 if motion.spectrum is None else len(motion.spectrum)
     apply_carrier(obj, settings)
@@ -62,6 +63,7 @@ def clear(obj, settings):
     clear_warp(settings)
     clear_shape_keys(obj, settings)
     settings.baked_loop_start = settings.baked_loop_frames = 0
+    settings.baked_signature = ""
 
 
 def apply_carrier(obj, settings):

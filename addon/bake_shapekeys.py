@@ -70,11 +70,11 @@ def motion_basis(offsets, relative_error):
     return basis.reshape((keep,) + offsets.shape[1:]), coefficients / peak
 
 
-def build_shape_mesh(plane, settings, motion, loop_start, loop_frames):
+def build_shape_mesh(plane, settings, motion, loop_start, loop_frames, grid_resolution):
     """A grid mesh over the plane with the motion as shape keys; returns (mesh, key count). Not yet shown."""
     obj = plane.obj
     origin, u_axis, v_axis = plane.uv_frame()
-    segments = grid_size(u_axis, v_axis, settings.grid_resolution)
+    segments = grid_size(u_axis, v_axis, grid_resolution)
     mesh, vertex_uv = grid_mesh(f"{plane.mesh.name} (ImageDynamics grid)", plane.mesh, origin, u_axis, v_axis,
                                 *segments)
     try:

@@ -9,15 +9,20 @@ from .plane import PlaneError, read_pixels
 IMAGE_DETAIL = 2
 
 
-def build_job(plane, settings, loop_frames, device):
+def build_job(plane, settings, loop_frames, device, max_working_resolution=None):
+    """(job, arrays) for the plane's unmuted layers; the working resolution is capped by the preferences' bound."""
     if not settings.layers:
         raise PlaneError("Add a motion layer first (Image Dynamics panel > Layers > +)")
-    max_side = IMAGE_DETAIL * settings.working_resolution
+    active = [(index, layer) for index, layer in enumerate(settings.layers) if not layer.mute]
+    if not active:
+        raise PlaneError("Every layer is muted: unmute one in the Layers list")
+    working_resolution = min(settings.working_resolution, max_working_resolution or settings.working_resolution)
+    max_side = IMAGE_DETAIL * working_resolution
     arrays = {"image": plane.image_pixels(max_side)}
     projection = PlaneProjection(plane)
     depsgraph = bpy.context.evaluated_depsgraph_get()
     layers = []
-    for index, layer in enumerate(settings.layers):
+    for index, layer in active:
         spec = {"name": layer.name, "type": layer.layer_type.lower(), "feather": float(layer.feather),
                 "edge_tolerance": float(layer.edge_tolerance), "pin_falloff": float(layer.pin_falloff)}
         spec["mask"] = _mask_spec(layer.mask_source, layer.mask_rect, layer.mask_image, f"mask{index}", arrays,
@@ -39,7 +44,7 @@ def build_job(plane, settings, loop_frames, device):
                 raise PlaneError(f"Layer '{layer.name}' has no hints: add an arrow, a flow line or a hint")
             spec["hints"] = hints
         layers.append(spec)
-    job = {"loop_frames": loop_frames, "working_resolution": settings.working_resolution,
+    job = {"loop_frames": loop_frames, "working_resolution": working_resolution,
            "device": device, "image_size": list(plane.image.size), "layers": layers}
     return job, arrays
 

@@ -4,11 +4,16 @@ import bpy
 
 from .jobs import active_job
 from .rig import PLUCK_DECAY, STRENGTH
+from .state import motion_signature
+
+
+LAYER_ICONS = {"FLUID": "MOD_FLUIDSIM", "DRIFT": "OUTLINER_OB_FORCE_FIELD", "OSCILLATION": "FORCE_WIND"}
 
 
 class IMAGEDYN_UL_layers(bpy.types.UIList):
     def draw_item(self, context, layout, data, item, icon, active_data, active_propname, index):
-        layout.prop(item, "name", text="", emboss=False, icon="MOD_FLUIDSIM")
+        layout.prop(item, "name", text="", emboss=False, icon=LAYER_ICONS[item.layer_type])
+        layout.prop(item, "mute", text="", emboss=False, icon="HIDE_ON" if item.mute else "HIDE_OFF")
 
 
 class IMAGEDYN_PT_main(bpy.types.Panel):
@@ -31,6 +36,9 @@ class IMAGEDYN_PT_main(bpy.types.Panel):
         column = row.column(align=True)
         column.operator("image_dynamics.layer_add", icon="ADD", text="")
         column.operator("image_dynamics.layer_remove", icon="REMOVE", text="")
+        column.separator()
+        column.operator("image_dynamics.layer_move", icon="TRIA_UP", text="").direction = "UP"
+        column.operator("image_dynamics.layer_move", icon="TRIA_DOWN", text="").direction = "DOWN"
 
         if 0 <= settings.active_layer < len(settings.layers):
             self.draw_layer(layout, settings.layers[settings.active_layer])
@@ -50,6 +58,10 @@ class IMAGEDYN_PT_main(bpy.types.Panel):
         job = active_job()
         if job is not None:
             box.label(text=f"Working on '{job.label}': {job.stage} {job.fraction:.0%}", icon="SORTTIME")
+        elif settings.is_baked and settings.baked_signature == "preview":
+            box.label(text="Preview baked: Generate for the full motion", icon="HIDE_OFF")
+        elif settings.is_baked and settings.baked_signature != motion_signature(obj, context.scene):
+            box.label(text="Baked, but the settings changed since: Generate again", icon="ERROR")
         elif settings.is_baked:
             box.label(text=f"Baked: plays {settings.timing_frames} frames from frame {settings.timing_start}",
                       icon="CHECKMARK")
@@ -59,6 +71,7 @@ class IMAGEDYN_PT_main(bpy.types.Panel):
         if job is not None:
             row.operator("image_dynamics.cancel", icon="CANCEL")
         else:
+            row.operator("image_dynamics.generate", icon="HIDE_OFF", text="Preview").preview = True
             row.operator("image_dynamics.generate", icon="PLAY")
             row.operator("image_dynamics.retime", icon="TIME", text="")
             row.operator("image_dynamics.clear", icon="X", text="")
@@ -67,7 +80,9 @@ class IMAGEDYN_PT_main(bpy.types.Panel):
     def draw_layer(layout, layer):
         box = layout.box()
         box.prop(layer, "layer_type")
-        box.prop(layer, "mask_source")
+        row = box.row(align=True)
+        row.prop(layer, "mask_source")
+        row.operator("image_dynamics.paint_mask", icon="BRUSH_DATA", text="")
         box.prop(layer, "mask_rect" if layer.mask_source == "RECT" else "mask_image")
         box.prop(layer, "feather")
         if layer.layer_type == "OSCILLATION":

@@ -1,7 +1,7 @@
 """Add-on preferences: which Python runs the backend, on which device, and how long to wait for it."""
 
 import bpy
-from bpy.props import EnumProperty, FloatProperty, StringProperty
+from bpy.props import EnumProperty, FloatProperty, IntProperty, StringProperty
 
 ROOT_PACKAGE = __package__.rpartition(".")[0]
 
@@ -21,6 +21,9 @@ class IMAGEDYN_AP_preferences(bpy.types.AddonPreferences):
         ("cuda", "CUDA", "An NVIDIA GPU"),
         ("mps", "Apple GPU", "Metal on Apple silicon")],
         description="Where the backend computes motion")
+    max_working_resolution: IntProperty(
+        name="Working Resolution Bound", default=2048, min=16, max=8192,
+        description="Largest motion grid any plane may ask for (longest side in pixels): bounds memory and time")
     hang_timeout: FloatProperty(
         name="Hang Timeout", default=120.0, min=1.0, soft_max=600.0, unit="TIME_ABSOLUTE",
         description="Seconds without any word from the backend after which it is stopped and the job fails")
@@ -40,6 +43,7 @@ class IMAGEDYN_AP_preferences(bpy.types.AddonPreferences):
         layout = self.layout
         layout.prop(self, "backend_python")
         layout.prop(self, "device")
+        layout.prop(self, "max_working_resolution")
         row = layout.row()
         row.prop(self, "hang_timeout")
         row.prop(self, "idle_timeout")

@@ -1,7 +1,7 @@
 """What the user sets on an image plane: its motion layers, their masks and hints, and the loop."""
 
 import bpy
-from bpy.props import (CollectionProperty, EnumProperty, FloatProperty, FloatVectorProperty, IntProperty,
+from bpy.props import (BoolProperty, CollectionProperty, EnumProperty, FloatProperty, FloatVectorProperty, IntProperty,
                        IntVectorProperty,
                        PointerProperty, StringProperty)
 
@@ -29,6 +29,7 @@ SPEED_UNITS = [("PX_PER_FRAME", "Pixels per Frame", "Image pixels per frame"),
 
 class IMAGEDYN_PG_layer(bpy.types.PropertyGroup):
     name: StringProperty(name="Name", default="Layer")
+    mute: BoolProperty(name="Mute", default=False, description="Leave this layer out of the next Generate")
     layer_type: EnumProperty(name="Type", default="FLUID", items=[
         ("FLUID", "Fluid", "Flowing water, smoke or clouds, guided by arrows, flow lines and hints"),
         ("DRIFT", "Drift", "The whole masked region drifts one way at one speed: clouds, fog banks"),
@@ -102,6 +103,7 @@ class IMAGEDYN_PG_settings(bpy.types.PropertyGroup):
     # How the bake plays now (Re-time changes these without a new bake; baked_loop_frames stays the frame count)
     timing_start: IntProperty(default=0)
     timing_frames: IntProperty(default=0)
+    baked_signature: StringProperty(default="")
     warp_material: PointerProperty(type=bpy.types.Material)
     warp_group: PointerProperty(type=bpy.types.NodeTree)
     warp_atlas: PointerProperty(type=bpy.types.Image)

@@ -13,8 +13,14 @@ from ..addon.jobs import GenerateJob, active_job
 from ..addon.plane import ImagePlane, PlaneError
 from ..addon.preferences import get_preferences
 from ..addon.retime import retime
+from ..addon.state import motion_signature
 from ..addon.rig import loop_timing
 from ..backend.errors import BackendError
+
+
+# A preview computes on a grid this small (longest side) and bends a shape-key grid this coarse.
+PREVIEW_RESOLUTION = 64
+PREVIEW_GRID = 16
 
 
 def _poll_plane(cls, context):
@@ -30,6 +36,17 @@ class IMAGEDYN_OT_generate(bpy.types.Operator):
     bl_label = "Generate Motion"
     bl_description = "Compute the motion of this plane's layers and bake it into a looping rig"
     bl_options = {"REGISTER", "UNDO"}
+
+    preview: bpy.props.BoolProperty(
+        name="Preview", default=False, options={"SKIP_SAVE"},
+        description="A quick, coarse version (small motion grid and shape-key grid) to check the motion before "
+                    "the full Generate")
+
+    @classmethod
+    def description(cls, context, properties):
+        if properties.preview:
+            return "Compute a quick, coarse version of the motion to check it before the full Generate"
+        return cls.bl_description
 
     @classmethod
     def poll(cls, context):
@@ -88,8 +105,12 @@ class IMAGEDYN_OT_generate(bpy.types.Operator):
             if self._loop_frames < 2:
                 raise PlaneError("A loop needs at least 2 frames: widen the scene's frame range or set Loop Length")
             preferences = get_preferences(context)
+            bound = preferences.max_working_resolution if preferences else None
+            if self.preview:
+                bound = min(bound or PREVIEW_RESOLUTION, PREVIEW_RESOLUTION)
             job, arrays = build_job(plane, settings, self._loop_frames,
-                                    preferences.device if preferences else "auto")
+                                    preferences.device if preferences else "auto", bound)
+            self._signature = "preview" if self.preview else motion_signature(obj, context.scene)
             client = shared_client(preferences.backend_python if preferences else "")
             self._object_name = obj.name
             return GenerateJob(client, job, arrays, preferences.hang_timeout if preferences else 120.0,
@@ -113,12 +134,13 @@ class IMAGEDYN_OT_generate(bpy.types.Operator):
             settings = obj.image_dynamics
             plane = ImagePlane(obj, settings.source_mesh)
             motion = check_result(meta, result, self._loop_frames)
-            shape_keys = bake(plane, settings, motion, self._loop_start, self._loop_frames)
+            grid = min(settings.grid_resolution, PREVIEW_GRID) if self.preview else settings.grid_resolution
+            shape_keys = bake(plane, settings, motion, self._loop_start, self._loop_frames, grid, self._signature)
         except (PlaneError, BackendError) as exc:
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
         width, height = meta["working_size"]
-        self.report({"INFO"}, f"Baked a {self._loop_frames}-frame loop from frame {self._loop_start} "
+        self.report({"INFO"}, f"{'Preview: baked' if self.preview else 'Baked'} a {self._loop_frames}-frame loop from frame {self._loop_start} "
                               f"({width}x{height} motion, {shape_keys} shape keys, on {meta['device']})")
         return {"FINISHED"}
 

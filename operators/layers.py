@@ -3,6 +3,7 @@
 import math
 
 import bpy
+import numpy as np
 from mathutils import Vector
 
 from ..addon.animation import set_constant_interpolation
@@ -44,6 +45,82 @@ class IMAGEDYN_OT_layer_remove(bpy.types.Operator):
         settings.layers.remove(settings.active_layer)
         settings.active_layer = max(0, min(settings.active_layer, len(settings.layers) - 1))
         return {"FINISHED"}
+
+
+class IMAGEDYN_OT_layer_move(bpy.types.Operator):
+    bl_idname = "image_dynamics.layer_move"
+    bl_label = "Move Motion Layer"
+    bl_description = "Move the active layer up or down the list"
+    bl_options = {"REGISTER", "UNDO"}
+
+    direction: bpy.props.EnumProperty(items=[("UP", "Up", ""), ("DOWN", "Down", "")])
+
+    @classmethod
+    def poll(cls, context):
+        obj = context.active_object
+        return obj is not None and obj.type == "MESH" and len(obj.image_dynamics.layers) > 1
+
+    def execute(self, context):
+        settings = context.active_object.image_dynamics
+        target = settings.active_layer + (-1 if self.direction == "UP" else 1)
+        if not 0 <= target < len(settings.layers):
+            return {"CANCELLED"}
+        settings.layers.move(settings.active_layer, target)
+        settings.active_layer = target
+        return {"FINISHED"}
+
+
+class IMAGEDYN_OT_paint_mask(bpy.types.Operator):
+    bl_idname = "image_dynamics.paint_mask"
+    bl_label = "Paint Mask"
+    bl_description = ("Paint where the active layer moves (white moves, black stays) on its own mask image, "
+                      "in Texture Paint mode; press again to go back to Object mode")
+    bl_options = {"REGISTER", "UNDO"}
+
+    @classmethod
+    def poll(cls, context):
+        if _active_layer(context) is None:
+            cls.poll_message_set("Add a motion layer first")
+            return False
+        return True
+
+    def execute(self, context):
+        obj = context.active_object
+        if obj.mode == "TEXTURE_PAINT":
+            bpy.ops.object.mode_set(mode="OBJECT")
+            return {"FINISHED"}
+        layer = _active_layer(context)
+        try:
+            plane = ImagePlane(obj, obj.image_dynamics.source_mesh)
+        except PlaneError as exc:
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        if layer.mask_image is None:
+            layer.mask_image = _new_mask_image(f"{obj.name} {layer.name} mask", *plane.image.size)
+        layer.mask_source = "IMAGE"
+        paint = context.scene.tool_settings.image_paint
+        paint.mode, paint.canvas = "IMAGE", layer.mask_image  # paint on the mask, through the plane's UVs
+        if bpy.app.background:
+            self.report({"INFO"}, f"Mask '{layer.mask_image.name}' is ready to paint")
+            return {"FINISHED"}
+        bpy.ops.object.mode_set(mode="TEXTURE_PAINT")
+        brush = paint.brush
+        if brush is not None:
+            brush.color = (1.0, 1.0, 1.0)
+        self.report({"INFO"}, "Paint white where the picture moves; press Paint Mask again when done")
+        return {"FINISHED"}
+
+
+def _new_mask_image(name, width, height, longest=1024):
+    """A black mask with the picture's aspect, packed so that it is saved with the .blend."""
+    scale = longest / max(width, height)
+    size = max(1, round(width * scale)), max(1, round(height * scale))
+    image = bpy.data.images.new(name, *size, alpha=False)
+    black = np.zeros(size[0] * size[1] * 4, np.float32)
+    black[3::4] = 1.0
+    image.pixels.foreach_set(black)  # real pixels: a generated image would not pack, and paint would be lost
+    image.pack()
+    return image
 
 
 def _active_layer(context):
@@ -205,5 +282,5 @@ class IMAGEDYN_OT_pluck(bpy.types.Operator):
         return {"FINISHED"}
 
 
-classes = (IMAGEDYN_OT_pluck, IMAGEDYN_OT_layer_add, IMAGEDYN_OT_layer_remove, IMAGEDYN_OT_hint_add, IMAGEDYN_OT_hint_remove,
+classes = (IMAGEDYN_OT_pluck, IMAGEDYN_OT_layer_move, IMAGEDYN_OT_paint_mask, IMAGEDYN_OT_layer_add, IMAGEDYN_OT_layer_remove, IMAGEDYN_OT_hint_add, IMAGEDYN_OT_hint_remove,
            IMAGEDYN_OT_guide_add, IMAGEDYN_OT_guide_remove)
