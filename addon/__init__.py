@@ -4,7 +4,7 @@ import time
 
 import bpy
 
-from . import backend_client, panels, preferences, properties
+from . import backend_client, overlay, panels, preferences, properties
 from .jobs import active_job
 
 _modules = (preferences, properties, panels)
@@ -30,5 +30,6 @@ def unregister():
     if bpy.app.timers.is_registered(_stop_idle_backend):
         bpy.app.timers.unregister(_stop_idle_backend)
     backend_client.stop_shared_client()
+    overlay.remove()
     for module in reversed(_modules):
         module.unregister()

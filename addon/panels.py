@@ -2,6 +2,7 @@
 
 import bpy
 
+from . import overlay
 from .jobs import active_job
 from .rig import PLUCK_DECAY, STRENGTH
 from .state import motion_signature
@@ -74,6 +75,8 @@ class IMAGEDYN_PT_main(bpy.types.Panel):
             row.operator("image_dynamics.generate", icon="HIDE_OFF", text="Preview").preview = True
             row.operator("image_dynamics.generate", icon="PLAY")
             row.operator("image_dynamics.retime", icon="TIME", text="")
+            row.operator("image_dynamics.flow_overlay", icon="ARROW_LEFTRIGHT", text="",
+                         depress=overlay.is_shown(obj))
             row.operator("image_dynamics.clear", icon="X", text="")
 
     @staticmethod

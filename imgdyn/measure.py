@@ -1,6 +1,5 @@
 """Measurements of a baked plane, read back from what Blender holds: rendered pixels and the baked atlases."""
 
-import math
 import os
 
 import bpy
@@ -35,42 +34,20 @@ def read_image(path):
         bpy.data.images.remove(image)
 
 
-def _tiles(image, count, width, height):
-    """The first `count` tiles of an atlas image, (count, H, W, 4) in image row order."""
+def _readback():
     from imgdyn.extension import extension_module
-    columns, rows = extension_module("addon.bake_warp").atlas_layout(count, width, height)
-    pixels = np.empty(image.size[0] * image.size[1] * 4, np.float32)
-    image.pixels.foreach_get(pixels)
-    tiles = pixels.reshape(rows, height, columns, width, 4).transpose(0, 2, 1, 3, 4).reshape(-1, height, width, 4)
-    return tiles[:count, ::-1]
+    return extension_module("addon.readback")
 
 
 def atlas_tiles(settings):
     """The baked frame lookups read back from the packed atlas: (T, H, W, 4) in image row order, UV units."""
     width, height = settings.baked_working_size
-    return _tiles(settings.warp_atlas, settings.baked_loop_frames, width, height)
+    return _readback().atlas_tiles(settings.warp_atlas, settings.baked_loop_frames, width, height)
 
 
 def baked_lookups(settings, frame_index):
-    """What the warp computes at loop frame t, from the baked images: (forward, backward, backward weight),
-    lookups (H, W, 2) in UV units, rows top to bottom."""
-    width, height = settings.baked_working_size
-    frames = settings.baked_loop_frames
-    forward = np.zeros((height, width, 2), np.float32)
-    backward = np.zeros((height, width, 2), np.float32)
-    weight = 0.0
-    if settings.warp_atlas is not None:
-        tile = atlas_tiles(settings)[frame_index % frames]
-        forward += tile[..., :2]
-        backward += tile[..., 2:]
-        weight = (frame_index % frames) / frames
-    if settings.warp_spectrum is not None:
-        phase = 2 * math.pi * frame_index / frames
-        for k, tile in enumerate(_tiles(settings.warp_spectrum, settings.baked_terms, width, height), start=1):
-            sway = tile[..., :2] * math.cos(k * phase) + tile[..., 2:] * math.sin(k * phase)
-            forward += sway
-            backward += sway
-    return forward, backward, weight
+    """What the warp computes at loop frame t (see addon/readback.py)."""
+    return _readback().baked_lookups(settings, frame_index)
 
 
 def still_mask(job, width, height):

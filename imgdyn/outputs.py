@@ -10,6 +10,7 @@ import bpy
 import numpy as np
 
 from . import measure
+from .extension import extension_module
 
 
 def render_frames(folder, on_frame=None):
@@ -109,7 +110,8 @@ def contact_sheet(frame_paths, settings, path, arrows_across=14):
     frames = [measure.read_image(frame_paths[i]) for i in (0, count // 4, count // 2, 3 * count // 4)]
     height, width = frames[0].shape[:2]
     arrow_panel = frames[0] * 0.6
-    _draw_arrows(arrow_panel, _content_motion(settings), arrows_across)
+    readback = extension_module("addon.readback")
+    _draw_arrows(arrow_panel, readback.content_motion(settings), arrows_across)
     tint = np.array([1.0, 0.35, 0.1], np.float32)
     region = _resize(_moving_region(settings), width, height)[..., None]
     mask_panel = frames[0] * (1 - 0.5 * region) + 0.5 * region * tint
@@ -118,12 +120,6 @@ def contact_sheet(frame_paths, settings, path, arrows_across=14):
     bottom = np.concatenate([frames[3], gap, arrow_panel, gap, mask_panel], axis=1)
     sheet = np.concatenate([top, np.ones((4, top.shape[1], 3), np.float32), bottom], axis=0)
     write_image(np.clip(sheet, 0.0, 1.0), path, "PNG")
-
-
-def _content_motion(settings):
-    """How far the content moves in one frame at the loop's start, (h, w, 2) in UV units (v up): the change of
-    the forward lookup from frame 0 to 1, reversed. (The cross-faded average of the two layers would cancel.)"""
-    return -(measure.baked_lookups(settings, 1)[0] - measure.baked_lookups(settings, 0)[0])
 
 
 def _moving_region(settings):

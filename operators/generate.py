@@ -6,6 +6,7 @@ Esc cancels. From scripts and in background mode it runs to the end before retur
 
 import bpy
 
+from ..addon import overlay
 from ..addon.backend_client import shared_client
 from ..addon.bake import bake, check_result, clear
 from ..addon.job import build_job
@@ -189,6 +190,28 @@ class IMAGEDYN_OT_retime(bpy.types.Operator):
         return {"FINISHED"}
 
 
+class IMAGEDYN_OT_flow_overlay(bpy.types.Operator):
+    bl_idname = "image_dynamics.flow_overlay"
+    bl_label = "Show Flow"
+    bl_description = "Draw the baked motion as arrows over the plane in the viewport (press again to hide)"
+
+    @classmethod
+    def poll(cls, context):
+        if not _poll_plane(cls, context):
+            return False
+        if not context.active_object.image_dynamics.is_baked:
+            cls.poll_message_set("Generate (or Preview) first: the arrows show the baked motion")
+            return False
+        return True
+
+    def execute(self, context):
+        overlay.toggle(context.active_object)
+        for area in context.screen.areas if context.screen else ():
+            if area.type == "VIEW_3D":
+                area.tag_redraw()
+        return {"FINISHED"}
+
+
 class IMAGEDYN_OT_clear(bpy.types.Operator):
     bl_idname = "image_dynamics.clear"
     bl_label = "Clear Motion"
@@ -210,4 +233,5 @@ class IMAGEDYN_OT_clear(bpy.types.Operator):
         return {"FINISHED"}
 
 
-classes = (IMAGEDYN_OT_generate, IMAGEDYN_OT_cancel, IMAGEDYN_OT_retime, IMAGEDYN_OT_clear)
+classes = (IMAGEDYN_OT_generate, IMAGEDYN_OT_cancel, IMAGEDYN_OT_retime, IMAGEDYN_OT_flow_overlay,
+           IMAGEDYN_OT_clear)

@@ -140,3 +140,19 @@ def test_paint_mask_makes_the_layers_own_image(plane):
     assert np.abs(measure.atlas_tiles(plane.image_dynamics)).max() == 0.0
     assert bpy.ops.image_dynamics.paint_mask() == {"FINISHED"}
     assert layer.mask_image == image  # the same image, not a new one
+
+
+def test_flow_overlay_arrows_follow_the_baked_flow(plane):
+    assert bpy.ops.image_dynamics.generate() == {"FINISHED"}
+    segments = module("addon.overlay").flow_segments(plane)
+    assert len(segments) > 0 and len(segments) % 6 == 0
+    shafts = segments.reshape(-1, 6, 3)[:, :2]  # start and tip of each arrow, world space
+    direction = shafts[:, 1] - shafts[:, 0]
+    assert (direction[:, 0] > 0).all()  # the river flows to the right
+    assert np.abs(direction[:, 1]).max() < 0.3 * direction[:, 0].max()
+    v_of_start = (shafts[:, 0, 1] - plane.bound_box[0][1]) / plane.dimensions.y
+    assert v_of_start.min() > 0.15 and v_of_start.max() < 0.45  # only over the river's mask
+    assert bpy.ops.image_dynamics.flow_overlay() == {"FINISHED"}
+    assert module("addon.overlay").is_shown(plane)
+    assert bpy.ops.image_dynamics.flow_overlay() == {"FINISHED"}
+    assert not module("addon.overlay").is_shown(plane)
