@@ -66,8 +66,7 @@ def run_job(job, image, arrays, progress):
                 velocity = _layer_velocity(layer, grid, guide) * envelope[..., None]
                 velocity_t = torch.from_numpy(np.ascontiguousarray(velocity, np.float32)).to(device)
                 lookups, weights, substeps = fluid.loop_lookups(velocity_t, job.loop_frames, progress)
-                result[f"{prefix}_lookup"] = fluid.px_to_uv(lookups, width, height)
-                result[f"{prefix}_weights"] = weights.numpy().astype(np.float32)
+                result[f"{prefix}_lookup"], result[f"{prefix}_weights"] = lookups, weights
                 result[f"{prefix}_velocity"] = fluid.px_to_uv(velocity_t, width, height)
                 info.update(euler_substeps=substeps,
                             max_speed_px_per_frame=float(np.hypot(*velocity.reshape(-1, 2).T).max()))

@@ -11,6 +11,7 @@ Internally positions are in working-grid pixels with y down; the result is in UV
 
 import math
 
+import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -20,16 +21,63 @@ MAX_STEP_PX = 1.0
 
 
 def loop_lookups(velocity, loop_frames, progress):
-    """Both cross-faded layers of lookup offsets, (2, T, H, W, 2) in px (y down), and weights (T, 2)."""
+    """Both cross-faded layers of lookup offsets, (2, T, H, W, 2) float32 numpy in UV units (v up), and the
+    weights (T, 2). Each frame is written once, straight into the result: its size is the cost floor."""
+    substeps = max(1, math.ceil(float(velocity.abs().max()) / MAX_STEP_PX))
+    integrate = _integrate_cpu if velocity.device.type == "cpu" else _integrate_torch
+    lookups = integrate(velocity, loop_frames, substeps, progress)
+    t = np.arange(loop_frames, dtype=np.float32) / loop_frames
+    return lookups, np.stack([1.0 - t, t], axis=1), substeps
+
+
+def _integrate_cpu(velocity, loop_frames, substeps, progress):
+    """The CPU path: OpenCV's bilinear remap gathers the field about twice as fast as grid_sample."""
+    field = np.ascontiguousarray(velocity.numpy())
+    height, width, _ = field.shape
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+    moving = (np.abs(field).sum(axis=-1) > 0).astype(np.float32)  # see _integrate_torch
+    to_uv = (moving / width, moving / -height)
+    lookups = np.empty((2, loop_frames, height, width, 2), np.float32)
+    lookups[0, 0] = 0.0
+    positions = {-1.0: (xs.copy(), ys.copy()), 1.0: (xs.copy(), ys.copy())}
+
+    def step(sign):
+        x, y = positions[sign]
+        for _ in range(substeps):
+            sampled = cv2.remap(field, x, y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+            x += (sign / substeps) * sampled[..., 0]
+            y += (sign / substeps) * sampled[..., 1]
+            np.clip(x, 0.0, width - 1, out=x)  # lookups stay on the picture
+            np.clip(y, 0.0, height - 1, out=y)
+        return x, y
+
+    def store(target, x, y):
+        np.multiply(x - xs, to_uv[0], out=target[..., 0])
+        np.multiply(y - ys, to_uv[1], out=target[..., 1])
+
+    for n in range(1, loop_frames + 1):
+        if n < loop_frames:
+            store(lookups[0, n], *step(-1.0))
+        store(lookups[1, loop_frames - n], *step(1.0))
+        progress(f"integrating {loop_frames} frames", n / loop_frames)
+    return lookups
+
+
+def _integrate_torch(velocity, loop_frames, substeps, progress):
+    """The GPU path (CUDA, MPS): grid_sample on the device, each finished frame copied to the host result."""
     height, width, _ = velocity.shape
     device = velocity.device
-    substeps = max(1, math.ceil(float(velocity.abs().max()) / MAX_STEP_PX))
     field = velocity.permute(2, 0, 1)[None]  # (1, 2, H, W) for grid_sample
     ys, xs = torch.meshgrid(torch.arange(height, device=device, dtype=torch.float32),
                             torch.arange(width, device=device, dtype=torch.float32), indexing="ij")
     grid = torch.stack([xs, ys], dim=-1)
     limit = torch.tensor([width - 1, height - 1], device=device, dtype=torch.float32)
     scale = torch.tensor([2.0 / width, 2.0 / height], device=device, dtype=torch.float32)
+    # A still pixel keeps its own colour. Following the field from it is not enough: bilinear sampling puts a
+    # pixel next to the mask edge a rounding error inside the flow, and the flow then pulls it along. The same
+    # factor turns pixels (y down) into UV units (v up).
+    moving = (velocity.abs().sum(dim=-1, keepdim=True) > 0).float()
+    to_uv = moving * torch.tensor([1.0 / width, -1.0 / height], device=device, dtype=torch.float32)
 
     def sample(positions):
         normalised = (positions + 0.5) * scale - 1.0
@@ -43,22 +91,17 @@ def loop_lookups(velocity, loop_frames, progress):
             positions = torch.minimum(torch.clamp(positions, min=0.0), limit)
         return positions
 
-    lookups = torch.empty((2, loop_frames, height, width, 2), dtype=torch.float32, device=device)
-    backward_pos = forward_pos = grid
+    lookups = np.empty((2, loop_frames, height, width, 2), np.float32)
     lookups[0, 0] = 0.0
+    backward_pos = forward_pos = grid
     for n in range(1, loop_frames + 1):
         if n < loop_frames:
             forward_pos = step(forward_pos, -1.0)
-            lookups[0, n] = forward_pos - grid
+            lookups[0, n] = ((forward_pos - grid) * to_uv).cpu().numpy()
         backward_pos = step(backward_pos, +1.0)
-        lookups[1, loop_frames - n] = backward_pos - grid
+        lookups[1, loop_frames - n] = ((backward_pos - grid) * to_uv).cpu().numpy()
         progress(f"integrating {loop_frames} frames", n / loop_frames)
-    # A still pixel keeps its own colour. Following the field from it is not enough: bilinear sampling puts a
-    # pixel next to the mask edge a rounding error inside the flow, and the flow then pulls it along.
-    lookups *= (velocity.abs().sum(dim=-1, keepdim=True) > 0).float()
-    t = torch.arange(loop_frames, dtype=torch.float32) / loop_frames
-    weights = torch.stack([1.0 - t, t], dim=1)
-    return lookups, weights, substeps
+    return lookups
 
 
 def px_to_uv(offsets_px, width, height):

@@ -1,0 +1,128 @@
+"""Bake writers, playback and render cost of a baked rig, each against its plain counterpart in the same run.
+Run with the Blender environment from the repository root:
+
+    .venvs/blender/bin/python bench/bench_blender.py out/bench/blender.json
+"""
+
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import bpy  # noqa: E402
+import numpy as np  # noqa: E402
+
+from imgdyn import animate, extension, measure  # noqa: E402
+
+SAMPLE = os.path.join(extension.REPO_ROOT, "samples", "river", "river.png")
+LOOP = 120
+
+
+def smooth_noise(rng, shape, cells=6):
+    """Low-frequency random values on (H, W, ...) by bilinear upsampling of a coarse grid."""
+    height, width = shape[:2]
+    coarse = rng.standard_normal((cells, cells) + shape[2:])
+    ys, xs = np.linspace(0, cells - 1, height), np.linspace(0, cells - 1, width)
+    y0, x0 = np.minimum(ys.astype(int), cells - 2), np.minimum(xs.astype(int), cells - 2)
+    fy, fx = (ys - y0)[:, None], (xs - x0)[None, :]
+    extra = (slice(None), slice(None)) + (None,) * (len(shape) - 2)
+    fy, fx = fy[extra], fx[extra]
+    top = coarse[y0][:, x0] * (1 - fx) + coarse[y0][:, x0 + 1] * fx
+    bottom = coarse[y0 + 1][:, x0] * (1 - fx) + coarse[y0 + 1][:, x0 + 1] * fx
+    return (top * (1 - fy) + bottom * fy).astype(np.float32)
+
+
+def synthetic_flow(width, height, frames, rng):
+    """A loop shaped like the fluid engine's: lookups growing from the still image and back, in UV units."""
+    velocity = smooth_noise(rng, (height, width, 2)) * np.array([2.0 / width, 1.0 / height], np.float32)
+    t = np.arange(frames, dtype=np.float32)[:, None, None, None]
+    forward, backward = -t * velocity, (frames - t) * velocity
+    t = np.arange(frames, dtype=np.float32) / frames
+    return np.stack([forward, backward]), np.stack([1 - t, t], axis=1)
+
+
+def motion(lookup=None, weights=None, spectrum=None, size=(160, 90)):
+    return extension.extension_module("addon.bake").Motion(lookup, weights, spectrum, size)
+
+
+def timed(function, *args):
+    started = time.perf_counter()
+    result = function(*args)
+    return time.perf_counter() - started, result
+
+
+def scene_with_plane():
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    extension.enable(device="cpu")
+    plane = animate.import_plane(SAMPLE)
+    animate.setup_scene(plane, LOOP, width=320, samples=4)
+    return plane
+
+
+def playback_seconds(frames=LOOP):
+    scene = bpy.context.scene
+    started = time.perf_counter()
+    for frame in range(scene.frame_start, scene.frame_start + frames):
+        scene.frame_set(frame)
+    return (time.perf_counter() - started) / frames
+
+
+def render_seconds(folder, frames=(1, 31, 61, 91)):
+    times = [timed(measure.render_frame, frame, folder)[0] for frame in frames]
+    return statistics.median(times)
+
+
+def main(out_path):
+    rng = np.random.default_rng(0)
+    rows = []
+    plane = scene_with_plane()
+    bake_module = extension.extension_module("addon.bake")
+    shape_module = extension.extension_module("addon.bake_shapekeys")
+    warp_module = extension.extension_module("addon.bake_warp")
+    plane_module = extension.extension_module("addon.plane")
+    settings = plane.image_dynamics
+    image_plane = plane_module.ImagePlane(plane)
+
+    lookup, weights = synthetic_flow(160, 90, LOOP, rng)
+    for grid in (64, 128, 256, 512):
+        seconds, (mesh, keys) = timed(shape_module.build_shape_mesh, image_plane, settings, motion(lookup, weights),
+                                      1, LOOP, grid)
+        rows.append({"stage": "bake shape keys", "size": f"grid {grid}x{round(grid * 9 / 16)}",
+                     "seconds": seconds, "shape_keys": keys})
+        shape_module.remove_shape_mesh(mesh)
+    for width in (256, 512, 1024):
+        height = round(width * 9 / 16)
+        big_lookup, big_weights = synthetic_flow(width, height, LOOP, rng)
+        seconds, warp = timed(warp_module.build_warp, plane, motion(big_lookup, big_weights, size=(width, height)),
+                              1, LOOP)
+        rows.append({"stage": "bake warp texture", "size": f"{width}x{height} x {LOOP} frames", "seconds": seconds})
+        warp_module.remove_warp_data(*warp)
+        del big_lookup
+
+    spectrum = smooth_noise(rng, (8, 90, 160, 4)) * 0.002
+    with tempfile.TemporaryDirectory() as folder:
+        static_play = playback_seconds()
+        static_render = render_seconds(folder)
+        for label, baked in (("fluid", motion(lookup, weights)), ("sway", motion(spectrum=spectrum))):
+            bake_module.bake(image_plane, settings, baked, 1, LOOP, 64)
+            for carrier in ("TEXTURE", "GEOMETRY"):
+                settings.carrier = carrier
+                seconds = playback_seconds()
+                rows.append({"stage": "playback", "size": f"{label} rig, motion on {carrier.lower()}",
+                             "seconds": seconds, "baseline_seconds": static_play,
+                             "ratio": seconds / static_play})
+            settings.carrier = "TEXTURE"
+            seconds = render_seconds(folder)
+            rows.append({"stage": "render (Cycles, 320x180, 4 samples)", "size": f"{label} warp",
+                         "seconds": seconds, "baseline_seconds": static_render, "ratio": seconds / static_render})
+            bake_module.clear(plane, settings)
+    with open(out_path, "w", encoding="utf-8") as handle:
+        json.dump({"blender": bpy.app.version_string, "rows": rows}, handle, indent=1)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
