@@ -17,6 +17,8 @@ class ImagePlane:
         self.obj = obj
         self.material, self.image_node = _find_image_node(obj)
         self.image = self.image_node.image
+        _check_editable(obj, self.material)
+        _check_still_image(self.image)
         self.mesh = source_mesh or obj.data  # after a bake the object shows a grid; the plane is the original
         self.uv_frame()  # fail now, before any work, if this is not an image plane
 
@@ -42,6 +44,27 @@ class ImagePlane:
                              f"re-import the image with Images as Planes")
         origin = corners[(0.0, 0.0)]
         return origin, corners[(1.0, 0.0)] - origin, corners[(0.0, 1.0)] - origin
+
+
+def _check_editable(obj, material):
+    for data in (obj, obj.data, material):
+        library = data.library or (data.override_library.reference.library if data.override_library else None)
+        if library is not None:
+            raise PlaneError(f"'{data.name}' is linked from '{library.filepath}': make it local "
+                             f"(Object > Relations > Make Local) to animate it")
+    users = [other.name for other in bpy.data.objects
+             if other != obj and any(slot.material == material for slot in other.material_slots)]
+    if users:
+        raise PlaneError(f"Material '{material.name}' is also used by {', '.join(sorted(users)[:3])}: make it "
+                         f"single-user (Object > Relations > Make Single User > Materials) so only this plane moves")
+
+
+def _check_still_image(image):
+    if image.source in {"MOVIE", "SEQUENCE"}:
+        raise PlaneError(f"Image '{image.name}' is a movie or an image sequence: Image Dynamics animates a still "
+                         f"image; use one frame as the plane's image")
+    if image.source == "TILED":
+        raise PlaneError(f"Image '{image.name}' has UDIM tiles: use a single image for the plane")
 
 
 def _find_image_node(obj):

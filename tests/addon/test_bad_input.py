@@ -1,0 +1,107 @@
+"""Every wrong thing a user can point Generate at: a one-line message saying what to do, and a scene (data-block
+counts, the material's node tree, the mesh) exactly as it was."""
+
+import bpy
+import numpy as np
+import pytest
+from helpers import datablock_counts, node_tree_state, vertex_coords
+
+
+def scene_state(obj):
+    material = obj.active_material
+    return (datablock_counts(), node_tree_state(material) if material and material.node_tree else None,
+            vertex_coords(obj.data).tobytes() if obj.type == "MESH" else None, sorted(obj.keys()))
+
+
+def refused(obj, words):
+    """Generate on `obj` fails with a message matching `words`, and nothing in the scene changed."""
+    bpy.context.view_layer.objects.active = obj
+    before = scene_state(obj)
+    with pytest.raises(RuntimeError, match=words):
+        bpy.ops.image_dynamics.generate()
+    assert scene_state(obj) == before
+
+
+def test_no_active_object_or_not_a_mesh(extension):
+    assert not bpy.ops.image_dynamics.generate.poll()  # nothing selected: greyed out, with a reason
+    empty = bpy.data.objects.new("Empty", None)
+    bpy.context.scene.collection.objects.link(empty)
+    bpy.context.view_layer.objects.active = empty
+    assert not bpy.ops.image_dynamics.generate.poll()
+
+
+def test_several_image_textures_need_an_active_one(plane):
+    tree = plane.active_material.node_tree
+    extra = tree.nodes.new("ShaderNodeTexImage")
+    extra.image = tree.nodes["Image Texture"].image
+    tree.nodes.active = tree.nodes["Principled BSDF"]
+    refused(plane, "has several image textures: make the one to animate the active node")
+    tree.nodes.active = tree.nodes["Image Texture"]
+    assert bpy.ops.image_dynamics.generate() == {"FINISHED"}
+
+
+def test_shared_material_is_refused(plane):
+    other = bpy.data.objects.new("Other", plane.data.copy())
+    bpy.context.scene.collection.objects.link(other)
+    refused(plane, r"Material '.*' is also used by Other: make it single-user")
+
+
+@pytest.mark.parametrize("source, words", [("MOVIE", "is a movie or an image sequence"),
+                                           ("SEQUENCE", "is a movie or an image sequence"),
+                                           ("TILED", "has UDIM tiles")])
+def test_movies_sequences_and_udims_are_refused(plane, source, words):
+    plane.active_material.node_tree.nodes["Image Texture"].image.source = source
+    refused(plane, words)
+
+
+def test_missing_image_file(plane):
+    image = plane.active_material.node_tree.nodes["Image Texture"].image
+    image.filepath = "/nowhere/river.png"
+    image.reload()
+    refused(plane, "has no pixels: check that its file can be read")
+
+
+def test_reversed_frame_range_and_one_frame_loops(plane):
+    scene = bpy.context.scene
+    scene.frame_start, scene.frame_end = 20, 10
+    refused(plane, "A loop needs at least 2 frames")
+    scene.frame_start, scene.frame_end = 1, 1
+    refused(plane, "A loop needs at least 2 frames")
+
+
+@pytest.mark.parametrize("kind", ["tiny", "float16", "alpha", "packed"])
+def test_unusual_images_work(plane, kind):
+    node = plane.active_material.node_tree.nodes["Image Texture"]
+    if kind == "tiny":
+        node.image = bpy.data.images.new("one pixel", 1, 1)
+    elif kind == "float16":
+        node.image = bpy.data.images.new("float", 64, 36, float_buffer=True)
+        node.image.pixels.foreach_set(np.random.default_rng(0).random(64 * 36 * 4).astype(np.float32))
+    elif kind == "alpha":
+        node.image = bpy.data.images.new("alpha", 64, 36, alpha=True)
+    else:
+        node.image.pack()
+    assert bpy.ops.image_dynamics.generate() == {"FINISHED"}
+    assert bpy.ops.image_dynamics.clear() == {"FINISHED"}
+
+
+def test_hundred_generate_clear_cycles_stay_flat(plane):
+    plane.image_dynamics.working_resolution = 24
+    plane.image_dynamics.grid_resolution = 4
+    counts = datablock_counts()
+    for _ in range(100):
+        assert bpy.ops.image_dynamics.generate() == {"FINISHED"}
+        assert bpy.ops.image_dynamics.clear() == {"FINISHED"}
+    assert datablock_counts() == counts
+    assert not [a for a in bpy.data.actions if a.users == 0]
+    assert not [i for i in bpy.data.images if i.users == 0]
+
+
+def test_linked_plane_is_refused(plane, tmp_path):
+    library = str(tmp_path / "library.blend")
+    bpy.data.libraries.write(library, {plane, plane.data, plane.active_material}, fake_user=True)
+    with bpy.data.libraries.load(library, link=True) as (source, target):
+        target.objects = ["river"]
+    linked = target.objects[0]
+    bpy.context.scene.collection.objects.link(linked)
+    refused(linked, "is linked from .*make it local")

@@ -1,0 +1,187 @@
+"""Random and mutated jobs and frames: the backend answers with a typed error or a valid result, never a crash
+or a hang (hypothesis, bounded in time)."""
+
+import copy
+import io
+import json
+import os
+import struct
+import subprocess
+import sys
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from backend.engine import run_job
+from backend.errors import BackendError, JobSpecError, ProtocolError
+from backend.jobspec import parse_job
+from backend.protocol import MAGIC, read_message, write_message
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+VALID = {"loop_frames": 4, "working_resolution": 16, "device": "cpu", "layers": [
+    {"name": "w", "type": "fluid", "mask": {"rect": [0, 0.2, 1, 0.6]}, "hints": [{"uv": [0.5, 0.4], "velocity": [1, 0]}]},
+    {"name": "s", "type": "oscillation", "mask": {"rect": [0, 0.6, 1, 1]}, "terms": 2, "pins": [{"uv": [0.5, 0.7]}]},
+    {"name": "d", "type": "drift", "mask": {"array": "m"}, "velocity": [0.5, 0.5]}]}
+IMAGE = np.random.default_rng(0).random((12, 20, 3)).astype(np.float32)
+ARRAYS = {"image": IMAGE, "m": np.ones((12, 20), np.float32)}
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-10 ** 6, 10 ** 6) | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(max_size=8),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    max_leaves=12)
+
+
+def paths(data, prefix=()):
+    """Every key path inside nested dicts and lists."""
+    yield prefix
+    if isinstance(data, dict):
+        for key, value in data.items():
+            yield from paths(value, prefix + (key,))
+    elif isinstance(data, list):
+        for index, value in enumerate(data):
+            yield from paths(value, prefix + (index,))
+
+
+@st.composite
+def mutated_jobs(draw):
+    job = copy.deepcopy(VALID)
+    for _ in range(draw(st.integers(1, 3))):
+        options = list(paths(job))[1:]
+        path = draw(st.sampled_from(options))
+        parent = job
+        for key in path[:-1]:
+            parent = parent[key]
+        action = draw(st.sampled_from(["replace", "delete", "add"]))
+        if action == "replace":
+            parent[path[-1]] = draw(json_values)
+        elif action == "delete":
+            del parent[path[-1]]
+        elif isinstance(parent, dict):
+            parent[draw(st.text(max_size=8))] = draw(json_values)
+    return job
+
+
+unit = st.floats(0.0, 1.0)
+
+
+@st.composite
+def valid_jobs(draw):
+    """Jobs inside every bound, with random values: they must all run and give finite motion."""
+    layers = []
+    for index in range(draw(st.integers(1, 3))):
+        u0, v0 = draw(st.floats(0.0, 0.8)), draw(st.floats(0.0, 0.8))
+        layer = {"name": f"l{index}", "mask": {"rect": [u0, v0, u0 + draw(st.floats(0.05, 0.2)),
+                                                        v0 + draw(st.floats(0.05, 0.2))]},
+                 "feather": draw(st.floats(0.0, 0.5)), "pin_falloff": draw(st.floats(0.0, 1.0)),
+                 "edge_tolerance": draw(st.floats(0.01, 100.0)),
+                 "pins": [{"uv": [draw(unit), draw(unit)], "radius": draw(st.floats(0.0, 0.3))}
+                          for _ in range(draw(st.integers(0, 2)))]}
+        kind = draw(st.sampled_from(["fluid", "drift", "oscillation"]))
+        layer["type"] = kind
+        if kind == "fluid":
+            layer["hints"] = [{"uv": [draw(unit), draw(unit)],
+                               "velocity": [draw(st.floats(-1000, 1000)), draw(st.floats(-1000, 1000))]}
+                              for _ in range(draw(st.integers(1, 4)))]
+        elif kind == "drift":
+            layer["velocity"] = [draw(st.floats(-1000, 1000)), draw(st.floats(-1000, 1000))]
+        else:
+            layer.update(amplitude=draw(st.floats(0.0, 10000.0)), wind=draw(st.floats(-360, 360)),
+                         terms=draw(st.integers(1, 16)), falloff=draw(st.floats(0.0, 6.0)),
+                         scale=draw(st.floats(0.001, 2.0)), seed=draw(st.integers(0, 2 ** 31 - 1)))
+        layers.append(layer)
+    return {"loop_frames": draw(st.integers(2, 8)), "working_resolution": draw(st.integers(8, 32)),
+            "device": "cpu", "layers": layers}
+
+
+def run_bounded(job_data):
+    """Parse, and run what is small enough to run quickly; any failure must be a typed BackendError."""
+    try:
+        job = parse_job(job_data)
+    except JobSpecError:
+        return
+    if job.working_resolution > 32 or job.loop_frames > 8 or len(job.layers) > 3:
+        return
+    try:
+        meta, result = run_job(job, IMAGE, ARRAYS, lambda stage, fraction: None)
+    except BackendError:
+        return
+    for layer in meta["layers"]:
+        assert all(np.isfinite(array).all() for name, array in result.items() if name.startswith(layer["prefix"]))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(mutated_jobs(), json_values))
+def test_jobs_get_a_typed_error_or_a_valid_result(job_data):
+    run_bounded(job_data)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(valid_jobs())
+def test_every_valid_job_runs_and_gives_finite_motion(job_data):
+    job = parse_job(job_data)
+    meta, result = run_job(job, IMAGE, ARRAYS, lambda stage, fraction: None)
+    assert len(meta["layers"]) == len(job.layers)
+    assert all(np.isfinite(array).all() for array in result.values())
+
+
+def valid_frame():
+    stream = io.BytesIO()
+    write_message(stream, {"type": "generate", "id": 1, "job": VALID}, {"image": IMAGE[:2, :2]})
+    return stream.getvalue()
+
+
+@st.composite
+def mutated_frames(draw):
+    frame = bytearray(valid_frame())
+    for _ in range(draw(st.integers(1, 4))):
+        position = draw(st.integers(0, len(frame) - 1))
+        action = draw(st.sampled_from(["flip", "cut", "insert"]))
+        if action == "flip":
+            frame[position] ^= draw(st.integers(1, 255))
+        elif action == "cut":
+            del frame[position:]
+            if not frame:
+                break
+        else:
+            frame[position:position] = draw(st.binary(min_size=1, max_size=8))
+    return bytes(frame)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(mutated_frames(), st.binary(max_size=64),
+                 st.builds(lambda body: MAGIC + struct.pack("<I", len(body)) + body, st.binary(max_size=64))))
+def test_frames_get_a_protocol_error_or_a_message(raw):
+    stream = io.BytesIO(raw)
+    try:
+        while read_message(stream) is not None:
+            pass
+    except ProtocolError:
+        pass
+
+
+def test_the_service_survives_garbage_and_bad_jobs_in_a_row():
+    """A real process: bad jobs get typed errors and it serves on; a corrupt frame ends it with an error."""
+    process = subprocess.Popen([sys.executable, "-m", "backend"], cwd=REPO, stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    try:
+        rng = np.random.default_rng(1)
+        for index in range(10):
+            job = json.loads(json.dumps(VALID))
+            job["layers"][0]["hints"][0]["velocity"] = [float(rng.normal()) * 1e4, "fast"][index % 2]
+            write_message(process.stdin, {"type": "generate", "id": index, "job": job}, ARRAYS)
+            while True:
+                header, _ = read_message(process.stdout)
+                if header["type"] != "progress":
+                    break
+            assert header["type"] == "error" and header["kind"] == "JobSpecError" and header["id"] == index
+        process.stdin.write(bytes(rng.integers(0, 256, 64, dtype=np.uint8)))
+        process.stdin.flush()
+        header, _ = read_message(process.stdout)
+        assert header["kind"] == "ProtocolError"
+        assert process.wait(timeout=10) != 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait()
