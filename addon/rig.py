@@ -70,7 +70,7 @@ def loop_timing(scene, settings):
 def composite_lookup(result, meta):
     """Sum of the flowing layers' lookups, (2, T, H, W, 2) in UV units, and the cross-fade weights (T, 2);
     (None, None) when no layer flows."""
-    flowing = [layer["prefix"] for layer in meta["layers"] if layer["type"] != "oscillation"]
+    flowing = [layer["prefix"] for layer in meta["layers"] if layer["result"] == "lookup"]
     if not flowing:
         return None, None
     lookup = sum(result[f"{prefix}_lookup"] for prefix in flowing)
@@ -80,7 +80,7 @@ def composite_lookup(result, meta):
 def composite_spectrum(result, meta):
     """Sum of the swaying layers' spectra, (K, H, W, 4): Re u, Re v, Im u, Im v of the displacement of term
     k + 1 (frequency k + 1 cycles per loop), in UV units; None when no layer sways."""
-    spectra = [result[f"{layer['prefix']}_spectrum"] for layer in meta["layers"] if layer["type"] == "oscillation"]
+    spectra = [result[f"{layer['prefix']}_spectrum"] for layer in meta["layers"] if layer["result"] == "spectrum"]
     if not spectra:
         return None
     total = np.zeros((max(len(s) for s in spectra),) + spectra[0].shape[1:], np.float32)

@@ -4,11 +4,14 @@ docs/job-spec.md is the user-facing description of every key; keep the two in st
 """
 
 import math
+import os
 from dataclasses import dataclass, field
 
 from .errors import JobSpecError
 
-LAYER_TYPES = ("fluid", "drift", "oscillation")
+LAYER_TYPES = ("fluid", "drift", "oscillation", "clip")
+CLIP_MOTIONS = ("fluid", "oscillation")
+CLIP_METHODS = ("stats", "predict", "aligned")
 MAX_TERMS = 16
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
@@ -52,6 +55,14 @@ class Layer:
     scale: float = 0.1           # coherence length, fraction of the image width
     seed: int = 0
     sway_across: float = 0.3     # motion across the wind, relative to along it
+    # clip: the motion comes from a reference clip
+    clip: str = None             # a video file, a folder of images or a glob pattern
+    clip_array: str = None       # ... or the name of an (N, H, W, 3) uint8 array sent with the job
+    motion: str = "fluid"
+    method: str = "stats"
+    model: str = None            # where the learned predictor is saved, and reused from
+    reuse_model: bool = True
+    train_seconds: float = 30.0
 
 
 @dataclass
@@ -100,9 +111,28 @@ def _parse_layer(data, where):
         _expect(isinstance(hints, list) and hints, f"{where}.hints", "must list at least one hint")
     elif data["type"] == "drift":
         _only_keys(data, where, required={"name", "type", "mask", "velocity"}, optional=common)
-    else:
+    elif data["type"] == "oscillation":
         _only_keys(data, where, required={"name", "type", "mask"}, optional=common | {
             "amplitude", "wind", "terms", "falloff", "scale", "seed", "sway_across"})
+    else:
+        _only_keys(data, where, required={"name", "type", "mask"}, optional=common | {
+            "clip", "clip_array", "motion", "method", "model", "reuse_model", "train_seconds", "terms", "scale",
+            "seed", "sway_across"})
+        _expect(("clip" in data) != ("clip_array" in data), where, "needs exactly one of 'clip' and 'clip_array'")
+        _expect(data.get("motion", "fluid") in CLIP_MOTIONS, f"{where}.motion",
+                f"must be one of {', '.join(CLIP_MOTIONS)}")
+        _expect(data.get("method", "stats") in CLIP_METHODS, f"{where}.method",
+                f"must be one of {', '.join(CLIP_METHODS)}")
+        _expect(data.get("motion", "fluid") == "fluid" or data.get("method", "stats") == "stats",
+                f"{where}.method", "must be 'stats' for swaying motion from a clip")
+        for key in ("clip", "clip_array", "model"):
+            if key in data:
+                _expect(isinstance(data[key], str) and data[key] and "\0" not in data[key], f"{where}.{key}",
+                        "must be a non-empty path or name")
+        if "model" in data:
+            folder = os.path.dirname(os.path.abspath(data["model"]))
+            _expect(os.path.isdir(folder) and data["model"].endswith(".pt"), f"{where}.model",
+                    f"must be a .pt file in an existing folder, got {data['model']!r}")
     name = data["name"]
     _expect(isinstance(name, str) and name.strip(), f"{where}.name", "must be a non-empty string")
     pins = data.get("pins", [])
@@ -126,6 +156,13 @@ def _parse_layer(data, where):
         scale=_number(data.get("scale", 0.1), f"{where}.scale", 0.001, 2.0),
         seed=_int(data.get("seed", 0), f"{where}.seed", 0, 2 ** 31 - 1),
         sway_across=_number(data.get("sway_across", 0.3), f"{where}.sway_across", 0.0, 1.0),
+        clip=data.get("clip"),
+        clip_array=data.get("clip_array"),
+        motion=data.get("motion", "fluid"),
+        method=data.get("method", "stats"),
+        model=data.get("model"),
+        reuse_model=_bool(data.get("reuse_model", True), f"{where}.reuse_model"),
+        train_seconds=_number(data.get("train_seconds", 30.0), f"{where}.train_seconds", 0.0, 3600.0),
     )
 
 
@@ -183,6 +220,11 @@ def _number(value, where, low, high):
 def _numbers(value, where, count, low, high):
     _expect(isinstance(value, list) and len(value) == count, where, f"must be a list of {count} numbers")
     return tuple(_number(v, f"{where}[{i}]", low, high) for i, v in enumerate(value))
+
+
+def _bool(value, where):
+    _expect(isinstance(value, bool), where, f"must be true or false, got {value!r}")
+    return value
 
 
 def _int(value, where, low, high):

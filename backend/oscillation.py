@@ -23,11 +23,12 @@ def term_powers(count, falloff):
     return powers / powers.sum()
 
 
-def spectral_volume(layer, guide, envelope, amplitude_px, loop_frames):
+def spectral_volume(layer, guide, envelope, amplitude_px, loop_frames, powers=None):
     """(K, H, W, 2) complex coefficients of the displacement, in working px (x right, y down).
 
     `envelope` (H, W) is the soft mask times the stiffness; `amplitude_px` is in working pixels: the amplitude of
-    a sine with the same power as the motion along the wind.
+    a sine with the same power as the motion along the wind. `powers` (one per term, summing to 1) replaces the
+    k^-falloff law, e.g. with a spectrum measured on a clip.
     """
     height, width = envelope.shape
     count = term_count(layer.terms, loop_frames)
@@ -45,7 +46,8 @@ def spectral_volume(layer, guide, envelope, amplitude_px, loop_frames):
     angle = np.radians(layer.wind)
     wind = np.array([np.cos(angle), -np.sin(angle)])  # y down on the grid
     side = np.array([-wind[1], wind[0]])
-    scale = amplitude_px * np.sqrt(term_powers(count, layer.falloff))[:, None, None] * envelope[None]
+    shares = term_powers(count, layer.falloff) if powers is None else np.asarray(powers, np.float64)[:count]
+    scale = amplitude_px * np.sqrt(shares)[:, None, None] * envelope[None]
     coefficients = (along * scale)[..., None] * wind + (across * scale * layer.sway_across)[..., None] * side
     return coefficients.astype(np.complex64)
 

@@ -1,0 +1,114 @@
+"""A small convolutional network that learns, from the user's own clip, which appearance moves how (few-shot,
+patch-based training: minutes on a CPU, no downloaded weights), then predicts the motion field of a still.
+
+Input: RGB in 0..1. Output: the mean flow per pixel in working pixels per frame, scaled by `scale` in training.
+Models are saved as plain tensors and lists (torch.save of a state dict) and loaded with weights_only=True, so
+loading a model file never runs code.
+"""
+
+import os
+import pickle  # only for its error type: models are loaded with weights_only=True
+import time
+
+import numpy as np
+import torch
+from torch import nn
+
+from .errors import InputError
+
+PATCH = 48
+BATCH = 16
+
+
+class FlowNet(nn.Module):
+    def __init__(self, width=24):
+        super().__init__()
+        self.layers = nn.Sequential(
+            nn.Conv2d(3, width, 5, padding=2), nn.ReLU(),
+            nn.Conv2d(width, width, 5, padding=4, dilation=2), nn.ReLU(),
+            nn.Conv2d(width, width, 5, padding=4, dilation=2), nn.ReLU(),
+            nn.Conv2d(width, 2, 3, padding=1))
+
+    def forward(self, images):
+        return self.layers(images)
+
+
+def train(frames, mean_flow, seconds, progress=None, seed=0, device="cpu"):
+    """Train on random patches of the clip's frames against the same patches of its mean flow.
+
+    frames (N, H, W, 3) uint8, mean_flow (H, W, 2) px/frame. Stops after `seconds` (at least a few steps).
+    Returns (model, scale, loss_curve).
+    """
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    height, width = mean_flow.shape[:2]
+    patch = min(PATCH, height, width)
+    scale = float(max(np.abs(mean_flow).max(), 1e-3))
+    images = torch.from_numpy(frames).permute(0, 3, 1, 2).float().div(255.0).to(device)
+    target = torch.from_numpy(mean_flow / scale).permute(2, 0, 1).float().to(device)
+    model = FlowNet().to(device)
+    optimiser = torch.optim.Adam(model.parameters(), lr=3e-3)
+    with torch.enable_grad():  # jobs run under no_grad; training needs gradients
+        curve = _fit(model, optimiser, images, target, patch, seconds, rng, progress)
+    return model.eval(), scale, curve
+
+
+def _fit(model, optimiser, images, target, patch, seconds, rng, progress):
+    height, width = target.shape[1:]
+    curve, started, step = [], time.perf_counter(), 0
+    while step < 20 or time.perf_counter() - started < seconds:
+        picks = rng.integers(0, len(images), BATCH)
+        ys, xs = rng.integers(0, height - patch + 1, BATCH), rng.integers(0, width - patch + 1, BATCH)
+        batch = torch.stack([images[i, :, y:y + patch, x:x + patch] for i, y, x in zip(picks, ys, xs)])
+        goal = torch.stack([target[:, y:y + patch, x:x + patch] for y, x in zip(ys, xs)])
+        loss = nn.functional.mse_loss(model(batch), goal)
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+        step += 1
+        if step % 10 == 0:
+            curve.append(float(loss.detach()))
+            if progress:
+                progress(f"training on the clip: loss {curve[-1]:.4f}",
+                         min(1.0, (time.perf_counter() - started) / max(seconds, 1e-6)))
+    return curve
+
+
+def predict(model, scale, image, device="cpu"):
+    """(H, W, 2) predicted flow, px/frame (y down), for an RGB image in 0..1 (H, W, 3)."""
+    with torch.no_grad():
+        tensor = torch.from_numpy(np.ascontiguousarray(image[..., :3], np.float32)).permute(2, 0, 1)[None]
+        return (model(tensor.to(device))[0].permute(1, 2, 0).cpu().numpy() * scale).astype(np.float32)
+
+
+def save(model, scale, curve, path):
+    """Write next to its final place and rename, so a failed save leaves no partial model."""
+    temp = f"{path}.part"
+    torch.save({"state_dict": model.state_dict(), "scale": scale, "loss_curve": curve}, temp)
+    os.replace(temp, path)
+
+
+def save_loss_curve(curve, path):
+    """The training loss as a small PNG plot (log scale), for the user to see how training went."""
+    import cv2
+    size, margin = (320, 160), 10
+    image = np.full((size[1], size[0], 3), 255, np.uint8)
+    if len(curve) >= 2:
+        values = np.log10(np.maximum(np.asarray(curve), 1e-12))
+        span = max(values.max() - values.min(), 1e-6)
+        xs = margin + np.arange(len(values)) * (size[0] - 2 * margin) / (len(values) - 1)
+        ys = size[1] - margin - (values - values.min()) / span * (size[1] - 2 * margin)
+        cv2.polylines(image, [np.stack([xs, ys], axis=1).astype(np.int32)], False, (180, 60, 0), 2)
+    cv2.putText(image, f"loss {curve[0]:.4f} -> {curve[-1]:.4f}" if curve else "no steps", (margin, 20),
+                cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1)
+    cv2.imwrite(path, image)
+
+
+def load(path, device="cpu"):
+    try:
+        data = torch.load(path, map_location=device, weights_only=True)
+        model = FlowNet()
+        model.load_state_dict(data["state_dict"])
+    except (OSError, RuntimeError, KeyError, ValueError, pickle.UnpicklingError) as exc:
+        raise InputError(f"cannot load the motion model '{path}': {exc}; delete it to train a new one") from None
+    return model.to(device).eval(), float(data["scale"]), list(data["loss_curve"])
