@@ -1,5 +1,8 @@
 """Turn a plane's settings into a backend job (docs/job-spec.md) and the arrays that travel with it."""
 
+import os
+import tempfile
+
 import bpy
 
 from .hints import PlaneProjection, drift_velocity, guide_hints, wind_degrees
@@ -34,6 +37,8 @@ def build_job(plane, settings, loop_frames, device, max_working_resolution=None)
             spec["pins"] = pins
         if layer.layer_type == "DRIFT":
             spec["velocity"] = drift_velocity(layer, plane.image.size[0], loop_frames)
+        elif layer.layer_type == "CLIP":
+            spec.update(_clip_spec(plane.obj, layer))
         elif layer.layer_type == "OSCILLATION":
             spec.update(amplitude=float(layer.amplitude), wind=wind_degrees(layer, hints), terms=layer.terms,
                         falloff=float(layer.falloff), scale=float(layer.scale), seed=layer.seed)
@@ -47,6 +52,26 @@ def build_job(plane, settings, loop_frames, device, max_working_resolution=None)
     job = {"loop_frames": loop_frames, "working_resolution": working_resolution,
            "device": device, "image_size": list(plane.image.size), "layers": layers}
     return job, arrays
+
+
+def model_path(obj, layer):
+    """Where a clip layer's trained predictor lives: next to the .blend (the temp folder for an unsaved file)."""
+    folder = os.path.dirname(bpy.data.filepath) if bpy.data.filepath else tempfile.gettempdir()
+    return os.path.join(folder, bpy.path.clean_name(f"{obj.name}_{layer.name}") + ".imgdyn-model.pt")
+
+
+def _clip_spec(obj, layer):
+    path = bpy.path.abspath(layer.clip_path)
+    if not layer.clip_path or not os.path.exists(path):
+        raise PlaneError(f"Layer '{layer.name}' needs a clip: choose a video file or a folder of images")
+    spec = {"clip": path, "motion": layer.clip_motion.lower(), "method": layer.clip_method.lower(),
+            "terms": layer.terms, "scale": float(layer.scale), "seed": layer.seed}
+    if layer.clip_motion == "OSCILLATION":
+        spec["method"] = "stats"  # a sway is described by its spectrum, not by looks or a registered field
+    if spec["method"] == "predict":
+        spec.update(model=model_path(obj, layer), reuse_model=layer.reuse_model,
+                    train_seconds=float(layer.train_seconds))
+    return spec
 
 
 def _mask_spec(source, rect, image, array_name, arrays, max_side, missing_message):

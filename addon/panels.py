@@ -8,7 +8,8 @@ from .rig import PLUCK_DECAY, STRENGTH
 from .state import motion_signature
 
 
-LAYER_ICONS = {"FLUID": "MOD_FLUIDSIM", "DRIFT": "OUTLINER_OB_FORCE_FIELD", "OSCILLATION": "FORCE_WIND"}
+LAYER_ICONS = {"FLUID": "MOD_FLUIDSIM", "DRIFT": "OUTLINER_OB_FORCE_FIELD", "OSCILLATION": "FORCE_WIND",
+               "CLIP": "FILE_MOVIE"}
 
 
 class IMAGEDYN_UL_layers(bpy.types.UIList):
@@ -88,7 +89,18 @@ class IMAGEDYN_PT_main(bpy.types.Panel):
         row.operator("image_dynamics.paint_mask", icon="BRUSH_DATA", text="")
         box.prop(layer, "mask_rect" if layer.mask_source == "RECT" else "mask_image")
         box.prop(layer, "feather")
-        if layer.layer_type == "OSCILLATION":
+        if layer.layer_type == "CLIP":
+            box.prop(layer, "clip_path")
+            box.prop(layer, "clip_motion")
+            if layer.clip_motion == "FLUID":
+                box.prop(layer, "clip_method")
+                if layer.clip_method == "PREDICT":
+                    box.prop(layer, "train_seconds")
+                    box.prop(layer, "reuse_model")
+            else:
+                for name in ("terms", "scale", "seed"):
+                    box.prop(layer, name)
+        elif layer.layer_type == "OSCILLATION":
             for name in ("amplitude", "wind_angle", "terms", "falloff", "scale", "seed"):
                 box.prop(layer, name)
         else:
@@ -97,7 +109,7 @@ class IMAGEDYN_PT_main(bpy.types.Panel):
             row = box.row(align=True)
             row.prop(layer, "speed")
             row.prop(layer, "speed_unit", text="")
-        if layer.layer_type != "DRIFT":
+        if layer.layer_type in {"FLUID", "OSCILLATION"}:
             box.prop(layer, "edge_tolerance")
         box.label(text="Guides")
         for index, guide in enumerate(layer.guides):

@@ -33,7 +33,24 @@ class IMAGEDYN_PG_layer(bpy.types.PropertyGroup):
     layer_type: EnumProperty(name="Type", default="FLUID", items=[
         ("FLUID", "Fluid", "Flowing water, smoke or clouds, guided by arrows, flow lines and hints"),
         ("DRIFT", "Drift", "The whole masked region drifts one way at one speed: clouds, fog banks"),
-        ("OSCILLATION", "Sway", "Swaying around a rest pose: trees, grass, flowers, flags, flames")])
+        ("OSCILLATION", "Sway", "Swaying around a rest pose: trees, grass, flowers, flags, flames"),
+        ("CLIP", "From Clip", "The motion of a reference clip (a video or a folder of images) of the real thing")])
+    clip_path: StringProperty(name="Clip", subtype="FILE_PATH",
+                              description="A video file, or a folder of images, showing how the thing moves")
+    clip_motion: EnumProperty(name="Clip Motion", default="FLUID", items=[
+        ("FLUID", "Flowing", "The clip flows (water, smoke): its optical flow drives a fluid loop"),
+        ("OSCILLATION", "Swaying", "The clip sways (a tree, a flag): its spectrum drives a sway loop")])
+    clip_method: EnumProperty(name="Use", default="STATS", items=[
+        ("STATS", "Speed and Direction", "The clip's mean speed and direction, everywhere in the mask"),
+        ("PREDICT", "Learned from Looks", "A small network learns from the clip which appearance moves how, and "
+                                          "predicts the still's motion from its appearance (trains for a while)"),
+        ("ALIGNED", "The Clip's Own Flow", "The still is a (painted-over) frame of the clip: use the clip's flow "
+                                           "field, registered onto the still")])
+    train_seconds: FloatProperty(name="Training Time", default=30.0, min=1.0, soft_max=600.0,
+                                 description="Seconds to train the predictor on the clip")
+    reuse_model: BoolProperty(name="Reuse Trained Model", default=True,
+                              description="Use the model saved next to the .blend by an earlier Generate instead of "
+                                          "training again (turn off after changing the clip)")
     amplitude: FloatProperty(name="Amplitude", default=4.0, min=0.0, soft_max=50.0,
                              description="Size of the sway, in image pixels")
     wind_angle: FloatProperty(name="Wind", subtype="ANGLE", default=0.0,

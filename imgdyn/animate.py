@@ -127,8 +127,13 @@ def apply_job(obj, job, job_dir, grid):
         if "velocity" in spec:  # drift
             vx, vy = spec["velocity"]
             layer.speed, layer.speed_unit, layer.drift_angle = math.hypot(vx, vy), "PX_PER_FRAME", math.atan2(vy, vx)
-        if spec["type"] == "oscillation":
-            layer.amplitude = spec.get("amplitude", 4.0)
+        if spec["type"] == "clip":
+            layer.clip_path = os.path.join(job_dir, spec["clip"])
+            layer.clip_motion = spec.get("motion", "fluid").upper()
+            layer.clip_method = spec.get("method", "stats").upper()
+            layer.train_seconds = spec.get("train_seconds", 30.0)
+        if spec["type"] in ("oscillation", "clip"):
+            layer.amplitude = spec.get("amplitude", 4.0)  # (a clip's sway brings its own)
             layer.wind_angle = math.radians(spec.get("wind", 0.0))
             layer.terms = spec.get("terms", 8)
             layer.falloff = spec.get("falloff", 2.0)

@@ -3,6 +3,7 @@
     --layer fluid rect=0,0.2,1,0.38 hint=0.2,0.3,2,0 hint=0.8,0.3,2.5,0 feather=0.03
     --layer drift rect=0,0.62,1,1 speed=0.6 angle=0
     --layer sway rect=0.1,0.3,0.5,1 amplitude=5 wind=0 pin=0.3,0.3,0.02
+    --layer clip rect=0,0.2,1,0.38 clip=waterfall.mp4 method=predict model=out/waterfall.pt
 Speeds are image pixels per frame, angles degrees (0 to the right, 90 up), positions UV (0..1, v up).
 """
 
@@ -13,8 +14,10 @@ class UsageError(Exception):
     """A bad command line: the message is the one line the user sees."""
 
 
-TYPES = {"fluid": "fluid", "drift": "drift", "sway": "oscillation", "oscillation": "oscillation"}
-NUMBERS = {"feather", "pin_falloff", "edge_tolerance", "amplitude", "wind", "falloff", "scale", "sway_across"}
+TYPES = {"fluid": "fluid", "drift": "drift", "sway": "oscillation", "oscillation": "oscillation", "clip": "clip"}
+NUMBERS = {"feather", "pin_falloff", "edge_tolerance", "amplitude", "wind", "falloff", "scale", "sway_across",
+           "train_seconds"}
+WORDS = {"clip", "motion", "method", "model"}
 WHOLE_NUMBERS = {"terms", "seed"}
 
 
@@ -25,7 +28,7 @@ def parse_layers(layer_args):
 def _parse_layer(tokens, index):
     kind = tokens[0].lower()
     if kind not in TYPES:
-        raise UsageError(f"--layer {index + 1}: unknown layer type '{tokens[0]}' (use fluid, drift or sway)")
+        raise UsageError(f"--layer {index + 1}: unknown layer type '{tokens[0]}' (use fluid, drift, sway or clip)")
     layer = {"name": f"{kind} {index + 1}", "type": TYPES[kind], "mask": {"rect": [0.0, 0.0, 1.0, 1.0]}}
     speed, angle = None, 0.0
     for token in tokens[1:]:
@@ -54,6 +57,8 @@ def _parse_layer(tokens, index):
                                  f"use angle= to reverse the direction")
         elif key == "angle":
             angle = _numbers(value, 1, where)[0]
+        elif key in WORDS:
+            layer[key] = value
         elif key in NUMBERS:
             layer[key] = _numbers(value, 1, where)[0]
         elif key in WHOLE_NUMBERS:
