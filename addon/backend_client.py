@@ -115,14 +115,15 @@ class BackendClient:
 
         `on_submitted(job_id)` is called once the request is sent, `on_progress(stage, fraction)` as it advances.
         """
+        on_progress = on_progress or (lambda stage, fraction: None)
         if not self.alive:
-            on_progress and on_progress("starting the backend", 0.0)
+            on_progress("starting the backend", 0.0)
             self.start()
         self._next_id += 1
         job_id = self._next_id
         header, result = self._request({"type": "generate", "id": job_id, "job": job}, arrays,
-                                       on_progress=on_progress, on_submitted=lambda: on_submitted and
-                                       on_submitted(job_id))
+                                       on_progress=on_progress,
+                                       on_submitted=(lambda: on_submitted(job_id)) if on_submitted else None)
         return header["meta"], result
 
     def cancel(self, job_id):
@@ -161,7 +162,8 @@ class BackendClient:
         process = self.process
         try:
             self._send(header, arrays)
-            on_submitted and on_submitted()
+            if on_submitted:
+                on_submitted()
             while True:
                 message = read_message(process.stdout)
                 self.last_activity = time.monotonic()
@@ -169,7 +171,8 @@ class BackendClient:
                     raise self._crashed("the backend ended in the middle of the job")
                 reply, reply_arrays = message
                 if reply["type"] == "progress":
-                    on_progress and on_progress(reply.get("stage", ""), reply.get("fraction", 0.0))
+                    if on_progress:
+                        on_progress(reply.get("stage", ""), reply.get("fraction", 0.0))
                     continue
                 if reply["type"] == "error":
                     raise from_kind(reply.get("kind"), reply.get("message", "unknown error"))

@@ -1,6 +1,7 @@
 """Fluid layers: sparse hints -> one static Eulerian velocity field -> a seamless loop of lookup offsets.
 
-Eulerian motion (Holynski et al. 2021): the velocity field M(p) (made by densify.py) is fixed, and positions follow it by Euler steps.
+Eulerian motion (Holynski et al. 2021): the velocity field M(p) (made by densify.py) is fixed, and positions
+follow it by Euler steps.
 We work in the gather form that a texture lookup needs: the colour at pixel x and frame t comes from the source
 position s_t(x), found by following -M back in time for t steps. A loop of T frames cross-fades two layers:
   forward  layer: lookup s_t   (t steps along -M), weight 1 - t/T   -> the still image at t = 0

@@ -32,6 +32,23 @@ def _poll_plane(cls, context):
     return True
 
 
+def _poll_baked_plane(cls, context, message="This plane has no baked motion"):
+    if not _poll_plane(cls, context):
+        return False
+    if not context.active_object.image_dynamics.is_baked:
+        cls.poll_message_set(message)
+        return False
+    return True
+
+
+def _loop(scene, settings):
+    """(first frame, length) of the loop, or PlaneError when it is too short to loop."""
+    loop_start, loop_frames = loop_timing(scene, settings)
+    if loop_frames < 2:
+        raise PlaneError("A loop needs at least 2 frames: widen the scene's frame range or set Loop Length")
+    return loop_start, loop_frames
+
+
 class IMAGEDYN_OT_generate(bpy.types.Operator):
     bl_idname = "image_dynamics.generate"
     bl_label = "Generate Motion"
@@ -102,9 +119,7 @@ class IMAGEDYN_OT_generate(bpy.types.Operator):
         settings = obj.image_dynamics
         try:
             plane = ImagePlane(obj, settings.source_mesh)
-            self._loop_start, self._loop_frames = loop_timing(context.scene, settings)
-            if self._loop_frames < 2:
-                raise PlaneError("A loop needs at least 2 frames: widen the scene's frame range or set Loop Length")
+            self._loop_start, self._loop_frames = _loop(context.scene, settings)
             preferences = get_preferences(context)
             bound = preferences.max_working_resolution if preferences else None
             if self.preview:
@@ -141,7 +156,8 @@ class IMAGEDYN_OT_generate(bpy.types.Operator):
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
         width, height = meta["working_size"]
-        self.report({"INFO"}, f"{'Preview: baked' if self.preview else 'Baked'} a {self._loop_frames}-frame loop from frame {self._loop_start} "
+        what = "Preview: baked" if self.preview else "Baked"
+        self.report({"INFO"}, f"{what} a {self._loop_frames}-frame loop from frame {self._loop_start} "
                               f"({width}x{height} motion, {shape_keys} shape keys, on {meta['device']})")
         return {"FINISHED"}
 
@@ -170,20 +186,14 @@ class IMAGEDYN_OT_retime(bpy.types.Operator):
                       "computing the motion again")
     bl_options = {"REGISTER", "UNDO"}
 
-    @classmethod
-    def poll(cls, context):
-        if not _poll_plane(cls, context):
-            return False
-        if not context.active_object.image_dynamics.is_baked:
-            cls.poll_message_set("This plane has no baked motion")
-            return False
-        return True
+    poll = classmethod(_poll_baked_plane)
 
     def execute(self, context):
         settings = context.active_object.image_dynamics
-        loop_start, loop_frames = loop_timing(context.scene, settings)
-        if loop_frames < 2:
-            self.report({"ERROR"}, "A loop needs at least 2 frames: widen the scene's frame range or set Loop Length")
+        try:
+            loop_start, loop_frames = _loop(context.scene, settings)
+        except PlaneError as exc:
+            self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
         retime(settings, loop_start, loop_frames)
         self.report({"INFO"}, f"The loop now plays {loop_frames} frames from frame {loop_start}")
@@ -197,12 +207,7 @@ class IMAGEDYN_OT_flow_overlay(bpy.types.Operator):
 
     @classmethod
     def poll(cls, context):
-        if not _poll_plane(cls, context):
-            return False
-        if not context.active_object.image_dynamics.is_baked:
-            cls.poll_message_set("Generate (or Preview) first: the arrows show the baked motion")
-            return False
-        return True
+        return _poll_baked_plane(cls, context, "Generate (or Preview) first: the arrows show the baked motion")
 
     def execute(self, context):
         overlay.toggle(context.active_object)
@@ -218,14 +223,7 @@ class IMAGEDYN_OT_clear(bpy.types.Operator):
     bl_description = "Remove the baked motion and give the plane back its original mesh and material"
     bl_options = {"REGISTER", "UNDO"}
 
-    @classmethod
-    def poll(cls, context):
-        if not _poll_plane(cls, context):
-            return False
-        if not context.active_object.image_dynamics.is_baked:
-            cls.poll_message_set("This plane has no baked motion")
-            return False
-        return True
+    poll = classmethod(_poll_baked_plane)
 
     def execute(self, context):
         clear(context.active_object, context.active_object.image_dynamics)

@@ -123,6 +123,15 @@ def _new_mask_image(name, width, height, longest=1024):
     return image
 
 
+def _remove_at(operator, collection, what):
+    """Remove item `operator.index` of the collection; False (with a report) when there is no such item."""
+    if not 0 <= operator.index < len(collection):
+        operator.report({"ERROR"}, f"There is no {what} number {operator.index + 1}")
+        return False
+    collection.remove(operator.index)
+    return True
+
+
 def _active_layer(context):
     obj = context.active_object
     if obj is None or obj.type != "MESH":
@@ -160,12 +169,7 @@ class IMAGEDYN_OT_hint_remove(bpy.types.Operator):
         return layer is not None and len(layer.hints) > 0
 
     def execute(self, context):
-        hints = _active_layer(context).hints
-        if not 0 <= self.index < len(hints):
-            self.report({"ERROR"}, f"There is no hint number {self.index + 1}")
-            return {"CANCELLED"}
-        hints.remove(self.index)
-        return {"FINISHED"}
+        return {"FINISHED"} if _remove_at(self, _active_layer(context).hints, "hint") else {"CANCELLED"}
 
 
 GUIDE_NAMES = {"ARROW": "Flow Arrow", "PIN": "Pin", "LINE": "Flow Line"}
@@ -241,11 +245,9 @@ class IMAGEDYN_OT_guide_remove(bpy.types.Operator):
 
     def execute(self, context):
         guides = _active_layer(context).guides
-        if not 0 <= self.index < len(guides):
-            self.report({"ERROR"}, f"There is no guide number {self.index + 1}")
+        guide_object = guides[self.index].object if 0 <= self.index < len(guides) else None
+        if not _remove_at(self, guides, "guide"):
             return {"CANCELLED"}
-        guide_object = guides[self.index].object
-        guides.remove(self.index)
         if guide_object is not None:
             data = guide_object.data
             bpy.data.objects.remove(guide_object)
@@ -282,5 +284,6 @@ class IMAGEDYN_OT_pluck(bpy.types.Operator):
         return {"FINISHED"}
 
 
-classes = (IMAGEDYN_OT_pluck, IMAGEDYN_OT_layer_move, IMAGEDYN_OT_paint_mask, IMAGEDYN_OT_layer_add, IMAGEDYN_OT_layer_remove, IMAGEDYN_OT_hint_add, IMAGEDYN_OT_hint_remove,
-           IMAGEDYN_OT_guide_add, IMAGEDYN_OT_guide_remove)
+classes = (IMAGEDYN_OT_pluck, IMAGEDYN_OT_layer_move, IMAGEDYN_OT_paint_mask, IMAGEDYN_OT_layer_add,
+           IMAGEDYN_OT_layer_remove, IMAGEDYN_OT_hint_add, IMAGEDYN_OT_hint_remove, IMAGEDYN_OT_guide_add,
+           IMAGEDYN_OT_guide_remove)

@@ -33,7 +33,6 @@ def paint_river(seed=7):
     rng = np.random.default_rng(seed)
     h, w = HEIGHT, WIDTH
     y = np.linspace(0.0, 1.0, h, dtype=np.float32)[:, None]
-    x = np.linspace(0.0, 1.0, w, dtype=np.float32)[None, :]
     img = np.zeros((h, w, 3), np.float32)  # RGB, rows top to bottom
 
     # Sky: gradient with soft clouds.

@@ -1,7 +1,6 @@
 """Sway layers baked as cos/sin shape keys and a coefficient warp: exact loops, and the same without the extension."""
 
 import json
-import os
 import subprocess
 import sys
 
@@ -9,8 +8,6 @@ import bpy
 import numpy as np
 import pytest
 from helpers import evaluated_coords
-
-from imgdyn import extension as dev_extension
 
 TOLERANCE = 1.0 / 255.0
 

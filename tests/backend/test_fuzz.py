@@ -20,7 +20,8 @@ from backend.protocol import MAGIC, read_message, write_message
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 VALID = {"loop_frames": 4, "working_resolution": 16, "device": "cpu", "layers": [
-    {"name": "w", "type": "fluid", "mask": {"rect": [0, 0.2, 1, 0.6]}, "hints": [{"uv": [0.5, 0.4], "velocity": [1, 0]}]},
+    {"name": "w", "type": "fluid", "mask": {"rect": [0, 0.2, 1, 0.6]},
+     "hints": [{"uv": [0.5, 0.4], "velocity": [1, 0]}]},
     {"name": "s", "type": "oscillation", "mask": {"rect": [0, 0.6, 1, 1]}, "terms": 2, "pins": [{"uv": [0.5, 0.7]}]},
     {"name": "d", "type": "drift", "mask": {"array": "m"}, "velocity": [0.5, 0.5]}]}
 IMAGE = np.random.default_rng(0).random((12, 20, 3)).astype(np.float32)
