@@ -250,7 +250,8 @@ def run(args, job, job_dir, formats, name, folder):
     frame_paths = outputs.render_frames(os.path.join(folder, "frames"),
                                         lambda done, total: progress.update("render", done / total,
                                                                             f"frame {done}/{total}"))
-    loop_end = measure.render_frame(start + frames, tempfile.mkdtemp(dir=folder))
+    with tempfile.TemporaryDirectory() as scratch:
+        loop_end = measure.render_frame(start + frames, scratch)
     lap("render")
 
     produced = {"blend": blend_path, "contact_sheet": os.path.join(folder, "contact_sheet.png")}
@@ -285,13 +286,15 @@ def run(args, job, job_dir, formats, name, folder):
     }
     if "png" in formats:
         produced["frames"] = os.path.join(folder, "frames")
+    else:
+        shutil.rmtree(os.path.join(folder, "frames"))
     lap("measure")
     report["timings_s"] = timings
     return report
 
 
 def _publish(staging, out_dir):
-    """Move the finished outputs into place (frames only when asked for: 'frames' is then in the report)."""
+    """Move the finished outputs into place, replacing those of an earlier run."""
     os.makedirs(out_dir, exist_ok=True)
     for entry in os.listdir(staging):
         target = os.path.join(out_dir, entry)
@@ -302,11 +305,6 @@ def _publish(staging, out_dir):
 
 def _relocated(report, staging, out_dir):
     report["outputs"] = {key: path.replace(staging, out_dir) for key, path in report["outputs"].items()}
-    if "frames" not in report["outputs"]:
-        shutil.rmtree(os.path.join(out_dir, "frames"), ignore_errors=True)
-    for entry in os.listdir(out_dir):  # scratch folders of the measurement
-        if entry.startswith("tmp"):
-            shutil.rmtree(os.path.join(out_dir, entry), ignore_errors=True)
     return report
 
 

@@ -186,7 +186,9 @@ class IMAGEDYN_OT_retime(bpy.types.Operator):
                       "computing the motion again")
     bl_options = {"REGISTER", "UNDO"}
 
-    poll = classmethod(_poll_baked_plane)
+    @classmethod
+    def poll(cls, context):
+        return _poll_baked_plane(cls, context)
 
     def execute(self, context):
         settings = context.active_object.image_dynamics
@@ -223,7 +225,9 @@ class IMAGEDYN_OT_clear(bpy.types.Operator):
     bl_description = "Remove the baked motion and give the plane back its original mesh and material"
     bl_options = {"REGISTER", "UNDO"}
 
-    poll = classmethod(_poll_baked_plane)
+    @classmethod
+    def poll(cls, context):
+        return _poll_baked_plane(cls, context)
 
     def execute(self, context):
         clear(context.active_object, context.active_object.image_dynamics)
