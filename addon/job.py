@@ -1,5 +1,6 @@
 """Turn a plane's settings into a backend job (docs/job-spec.md) and the arrays that travel with it."""
 
+import math
 import os
 import tempfile
 
@@ -45,6 +46,8 @@ def build_job(plane, settings, loop_frames, device, max_working_resolution=None)
         else:
             hints += [{"uv": [float(c) for c in hint.uv], "velocity": [float(c) for c in hint.velocity]}
                       for hint in layer.hints]
+            if not all(math.isfinite(c) for hint in hints for c in hint["uv"] + hint["velocity"]):
+                raise PlaneError(f"Layer '{layer.name}' has a hint with a speed that is not a number: retype it")
             if not hints:
                 raise PlaneError(f"Layer '{layer.name}' has no hints: add an arrow, a flow line or a hint")
             spec["hints"] = hints

@@ -61,6 +61,11 @@ def test_missing_image_file(plane):
     refused(plane, "has no pixels: check that its file can be read")
 
 
+def test_non_finite_hint_is_refused_before_the_backend(plane):
+    plane.image_dynamics.layers[0].hints[0].velocity = (float("nan"), 0.0)
+    refused(plane, "has a hint with a speed that is not a number")
+
+
 def test_reversed_frame_range_and_one_frame_loops(plane):
     scene = bpy.context.scene
     scene.frame_start, scene.frame_end = 20, 10
@@ -85,14 +90,22 @@ def test_unusual_images_work(plane, kind):
     assert bpy.ops.image_dynamics.clear() == {"FINISHED"}
 
 
+def rss_mib():
+    with open("/proc/self/status", encoding="ascii") as handle:
+        return next(int(line.split()[1]) for line in handle if line.startswith("VmRSS:")) / 1024
+
+
 def test_hundred_generate_clear_cycles_stay_flat(plane):
     plane.image_dynamics.working_resolution = 24
     plane.image_dynamics.grid_resolution = 4
     counts = datablock_counts()
-    for _ in range(100):
+    for cycle in range(100):
         assert bpy.ops.image_dynamics.generate() == {"FINISHED"}
         assert bpy.ops.image_dynamics.clear() == {"FINISHED"}
+        if cycle == 9:
+            after_ten = rss_mib()
     assert datablock_counts() == counts
+    assert rss_mib() - after_ten < 40, (after_ten, rss_mib())  # Blender's memory does not creep up
     assert not [a for a in bpy.data.actions if a.users == 0]
     assert not [i for i in bpy.data.images if i.users == 0]
 

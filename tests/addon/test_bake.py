@@ -155,3 +155,12 @@ def test_missing_backend_python_is_explained_and_nothing_changes(plane):
     with pytest.raises(RuntimeError, match="does not exist: fix the path in Preferences"):
         bpy.ops.image_dynamics.generate()
     assert node_tree_state(plane.active_material) == material_before and datablock_counts() == counts
+
+
+def test_rendered_loop_has_no_pop(plane, render):
+    """Frame-to-frame change of the rendered loop, the wrap from start + T - 1 to start + T included: no step
+    more than twice the median (the cross-fade does not pop)."""
+    assert bpy.ops.image_dynamics.generate() == {"FINISHED"}
+    frames = [river_rows(render(frame))[0] for frame in range(START, START + LOOP + 1)]
+    steps = [np.abs(b - a).mean() for a, b in zip(frames, frames[1:])]
+    assert min(steps) > 0 and max(steps) <= 2 * np.median(steps), steps
