@@ -5,6 +5,7 @@ closes), when the extension is disabled, or after the idle time set in the prefe
 hangs or talks nonsense is killed, and the next job starts a fresh one.
 """
 
+import atexit
 import collections
 import json
 import os
@@ -229,3 +230,8 @@ def stop_shared_client():
     if _shared is not None:
         _shared.stop()
         _shared = None
+
+
+# When Blender quits, end the backend before Python does: its closed stdin ends it anyway, but a log-reading
+# thread still blocked on its stderr would otherwise make the interpreter's own shutdown abort.
+atexit.register(stop_shared_client)

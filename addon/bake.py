@@ -5,36 +5,43 @@ import numpy as np
 from ..backend.errors import InputError
 from .bake_shapekeys import build_shape_mesh, clear_shape_keys, install_shape_mesh
 from .bake_warp import NODE_NAME, build_warp, clear_warp, install_warp, remove_warp_data
-from .rig import composite_lookup, composite_spectrum, ensure_rig_properties
+from .rig import ensure_rig_properties, motion_parts
 
 
 class Motion:
-    """What the backend computed, checked and ready to bake: flowing lookups and/or a swaying spectrum."""
+    """What the backend computed, checked and ready to bake: one MotionPart per layer."""
 
-    def __init__(self, lookup, weights, spectrum, working_size):
-        self.lookup, self.weights, self.spectrum = lookup, weights, spectrum
-        self.working_size = working_size
+    def __init__(self, parts, working_size):
+        self.parts, self.working_size = parts, working_size
+
+    def flowing(self):
+        return [part for part in self.parts if part.lookup is not None]
+
+    def swaying(self):
+        return [part for part in self.parts if part.spectrum is not None]
 
 
-def check_result(meta, result, loop_frames):
+def check_result(meta, result, loop_frames, strengths):
     """The backend is another program: check what it sent before anything touches the scene."""
     try:
         width, height = meta["working_size"]
-        lookup, weights = composite_lookup(result, meta)
-        spectrum = composite_spectrum(result, meta)
+        parts = motion_parts(result, meta, strengths)
     except (KeyError, TypeError, ValueError) as exc:
         raise InputError(f"the backend's result is incomplete ({exc}); the scene was not changed") from None
-    if lookup is not None and (lookup.shape != (2, loop_frames, height, width, 2)
-                               or weights.shape != (loop_frames, 2)):
-        raise InputError(f"the backend sent arrays of shape {lookup.shape} and {weights.shape}, expected "
-                         f"(2, {loop_frames}, {height}, {width}, 2) and ({loop_frames}, 2); the scene was not changed")
-    if spectrum is not None and (spectrum.shape[1:] != (height, width, 4) or len(spectrum) > loop_frames // 2):
-        raise InputError(f"the backend sent a spectrum of shape {spectrum.shape}, expected (K <= {loop_frames // 2}, "
-                         f"{height}, {width}, 4); the scene was not changed")
-    for array in (lookup, weights, spectrum):
-        if array is not None and not np.isfinite(array).all():
-            raise InputError("the backend sent NaN or infinite motion; the scene was not changed")
-    return Motion(lookup, weights, spectrum, (width, height))
+    for part in parts:
+        if part.lookup is not None and (part.lookup.shape != (2, loop_frames, height, width, 2)
+                                        or part.weights.shape != (loop_frames, 2)):
+            raise InputError(f"the backend sent arrays of shape {part.lookup.shape} and {part.weights.shape}, "
+                             f"expected (2, {loop_frames}, {height}, {width}, 2) and ({loop_frames}, 2); the scene "
+                             f"was not changed")
+        if part.spectrum is not None and (part.spectrum.shape[1:] != (height, width, 4)
+                                          or not 1 <= len(part.spectrum) <= loop_frames // 2):
+            raise InputError(f"the backend sent a spectrum of shape {part.spectrum.shape}, expected (K <= "
+                             f"{loop_frames // 2}, {height}, {width}, 4); the scene was not changed")
+        for array in (part.lookup, part.weights, part.spectrum):
+            if array is not None and not np.isfinite(array).all():
+                raise InputError("the backend sent NaN or infinite motion; the scene was not changed")
+    return Motion(parts, (width, height))
 
 
 def bake(plane, settings, motion, loop_start, loop_frames, grid_resolution, signature=""):
@@ -47,14 +54,14 @@ def bake(plane, settings, motion, loop_start, loop_frames, grid_resolution, sign
         remove_warp_data(*warp)
         raise
     clear(obj, settings)
-    ensure_rig_properties(obj)  # only now: a failed bake must not leave properties behind
+    # only now: a failed bake must not leave properties behind
+    ensure_rig_properties(obj, [(part.strength, part.label) for part in motion.parts])
     install_warp(plane, settings, *warp)
     install_shape_mesh(obj, settings, plane.mesh, mesh)
     settings.baked_loop_start, settings.baked_loop_frames = loop_start, loop_frames
     settings.timing_start, settings.timing_frames = loop_start, loop_frames
     settings.baked_signature = signature
     settings.baked_working_size = motion.working_size
-    settings.baked_terms = 0 if motion.spectrum is None else len(motion.spectrum)
     apply_carrier(obj, settings)
     return shape_keys
 

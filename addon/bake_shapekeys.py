@@ -78,13 +78,14 @@ def build_shape_mesh(plane, settings, motion, loop_start, loop_frames, grid_reso
     mesh, vertex_uv = grid_mesh(f"{plane.mesh.name} (ImageDynamics grid)", plane.mesh, origin, u_axis, v_axis,
                                 *segments)
     try:
-        basis = coefficients = None
-        if motion.lookup is not None:
-            offsets = _flow_offsets(motion.lookup, motion.weights, vertex_uv, u_axis, v_axis)
-            basis, coefficients = motion_basis(offsets, settings.basis_error)
-        modes = [] if motion.spectrum is None else _sway_modes(motion.spectrum, vertex_uv, u_axis, v_axis,
-                                                               loop_start, loop_frames)
-        count = _add_shape_keys(mesh, obj, basis, coefficients, modes, loop_start)
+        bases, modes = [], []
+        for part in motion.parts:
+            if part.lookup is not None:
+                offsets = _flow_offsets(part.lookup, part.weights, vertex_uv, u_axis, v_axis)
+                bases.append((part, *motion_basis(offsets, settings.basis_error)))
+            else:
+                modes += _sway_modes(part, vertex_uv, u_axis, v_axis, loop_start, loop_frames)
+        count = _add_shape_keys(mesh, obj, bases, modes, loop_start)
     except BaseException:
         remove_shape_mesh(mesh)
         raise
@@ -104,27 +105,32 @@ def _flow_offsets(lookup, weights, vertex_uv, u_axis, v_axis):
     return _to_object_space(uv_offsets, u_axis, v_axis)
 
 
-def _sway_modes(spectrum, vertex_uv, u_axis, v_axis, loop_start, loop_frames):
-    """(name, offsets (N, 3), driver expression) per cos and sin part of each term:
+def _sway_modes(part, vertex_uv, u_axis, v_axis, loop_start, loop_frames):
+    """(name, offsets (N, 3), driver expression, strength property) per cos and sin part of each term:
     D(t) = sum_k Re S_k cos(k phase) - Im S_k sin(k phase), phase = 2 pi (frame - start) / T."""
+    spectrum = part.spectrum
     sampled = sample_at_uv(np.moveaxis(spectrum, 0, 2).reshape(*spectrum.shape[1:3], -1), vertex_uv)
     sampled = sampled.reshape(len(vertex_uv), len(spectrum), 4).transpose(1, 0, 2)  # (K, N, 4)
     modes = []
     for index, term in enumerate(sampled):
         k = index + 1
-        modes.append((f"Sway {k} cos", _to_object_space(term[:, :2], u_axis, v_axis),
-                      sway_expression("cos", k, loop_start, loop_frames)))
-        modes.append((f"Sway {k} sin", _to_object_space(-term[:, 2:], u_axis, v_axis),
-                      sway_expression("sin", k, loop_start, loop_frames)))
+        modes.append((f"Sway {part.label} {k} cos", _to_object_space(term[:, :2], u_axis, v_axis),
+                      sway_expression("cos", k, loop_start, loop_frames), part.strength))
+        modes.append((f"Sway {part.label} {k} sin", _to_object_space(-term[:, 2:], u_axis, v_axis),
+                      sway_expression("sin", k, loop_start, loop_frames), part.strength))
     return modes
 
 
-def _add_shape_keys(mesh, obj, basis, coefficients, modes, loop_start):
-    """Basis keys with cyclic coefficient curves, and mode keys driven by cos/sin of the frame; all scaled by
-    the object's motion_strength. Returns how many keys were made."""
+def _add_shape_keys(mesh, obj, bases, modes, loop_start):
+    """Per flowing layer, basis keys with cyclic coefficient curves; per swaying layer, mode keys driven by cos
+    and sin of the frame; every key scaled by its layer's strength and the object's motion_strength. Returns
+    how many keys were made."""
     # Shape keys are added through an object; a temporary one keeps the user's object untouched until the swap.
     holder = bpy.data.objects.new("ImageDynamics shape key holder", mesh)
-    strength = ("s", "OBJECT", obj, f'["{STRENGTH}"]')
+
+    def strengths(layer_strength):
+        return (("s", "OBJECT", obj, f'["{STRENGTH}"]'), ("l", "OBJECT", obj, f'["{layer_strength}"]'))
+
     try:
         rest = np.empty(len(mesh.vertices) * 3, np.float32)
         mesh.vertices.foreach_get("co", rest)
@@ -137,22 +143,26 @@ def _add_shape_keys(mesh, obj, basis, coefficients, modes, loop_start):
             block.data.foreach_set("co", rest + offsets.astype(np.float32).ravel())
             return block
 
-        count = 0 if basis is None else len(basis)
-        if count:
-            key[COEFFICIENTS] = [0.0] * count
+        count = 0
+        for number, (part, basis, coefficients) in enumerate(bases):
+            if not len(basis):
+                continue
+            curve_property = f"{COEFFICIENTS}{number}"
+            key[curve_property] = [0.0] * len(basis)
             frames = coefficients.shape[0]
             key_frames = [loop_start + t for t in range(frames + 1)]
             for index, direction in enumerate(basis):
-                block = add_block(f"Motion {index + 1}", direction)
+                block = add_block(f"Motion {part.label} {index + 1}", direction)
                 values = list(coefficients[:, index]) + [coefficients[0, index]]
-                fcurve = ensure_fcurve(key, f'["{COEFFICIENTS}"]', index, f"ImageDynamics Basis ({obj.name})")
+                fcurve = ensure_fcurve(key, f'["{curve_property}"]', index, f"ImageDynamics Basis ({obj.name})")
                 set_cyclic_keys(fcurve, key_frames, values)
-                add_driver(key, f'key_blocks["{block.name}"].value', "c * s", variables=(
-                    ("c", "KEY", key, f'["{COEFFICIENTS}"][{index}]'), strength))
-        for name, offsets, expression in modes:
+                add_driver(key, f'key_blocks["{block.name}"].value', "c * s * l", variables=(
+                    ("c", "KEY", key, f'["{curve_property}"][{index}]'),) + strengths(part.strength))
+            count += len(basis)
+        for name, offsets, expression, layer_strength in modes:
             block = add_block(name, offsets)
-            add_driver(key, f'key_blocks["{block.name}"].value', f"{expression} * s",
-                       variables=(strength,) + pluck_variables(obj))
+            add_driver(key, f'key_blocks["{block.name}"].value', f"{expression} * s * l",
+                       variables=strengths(layer_strength) + pluck_variables(obj))
         return count + len(modes)
     finally:
         bpy.data.objects.remove(holder)

@@ -1,10 +1,10 @@
 """Texture warp: a node group between the UV and the image texture offsets the lookup by the baked motion.
 
-Flowing layers: the lookups of all frames sit in one float atlas image, one tile per frame, RG holding the
-forward layer and BA the backward one; Value nodes driven by the frame pick the tile and the cross-fade weight.
-Swaying layers: one tile per Fourier term, RG = -Re S_k and BA = Im S_k, summed with weights cos and sin of the
-frame's phase, so the lookup is -D(t). An Attribute node reads the object's motion_strength. The images are packed
-into the .blend and every driver is a simple expression: the warp renders in Cycles and Eevee without Python.
+Each layer has its own float atlas image. A flowing layer: one tile per frame, RG holding the forward lookup and
+BA the backward one; Value nodes driven by the frame pick the tile and the cross-fade weight. A swaying layer:
+one tile per Fourier term, RG = -Re S_k and BA = Im S_k, summed with weights cos and sin of the frame's phase, so
+its lookup is -D(t). Attribute nodes read each layer's strength and the object's motion_strength. The images are
+packed into the .blend and every driver is a simple expression: it renders in Cycles and Eevee without Python.
 """
 
 import math
@@ -38,40 +38,43 @@ def atlas_pixels(tiles, columns, rows):
 
 
 def build_warp(obj, motion, loop_start, loop_frames):
-    """(frame atlas, spectrum atlas, node group) for a bake; nothing in the scene uses them yet."""
-    object_name = obj.name
+    """(images, node group) for a bake: per layer, an atlas of frames or of spectrum terms; nothing in the scene
+    uses them yet. `images` are (image, kind, terms) for the settings' record."""
     width, height = motion.working_size
-    made = []
+    images = []
     try:
-        frame_atlas = spectrum_atlas = None
-        if motion.lookup is not None:
-            tiles = np.concatenate([motion.lookup[0], motion.lookup[1]], axis=-1)
-            frame_atlas = _atlas_image(f"ImageDynamics Motion ({object_name})", tiles, width, height)
-            made.append(frame_atlas)
-        if motion.spectrum is not None:
-            tiles = np.concatenate([-motion.spectrum[..., :2], motion.spectrum[..., 2:]], axis=-1)
-            spectrum_atlas = _atlas_image(f"ImageDynamics Sway ({object_name})", tiles, width, height)
-            made.append(spectrum_atlas)
-        terms = 0 if motion.spectrum is None else len(motion.spectrum)
-        group = _lookup_group(obj, frame_atlas, spectrum_atlas, terms, width, height, loop_start, loop_frames)
+        for part in motion.parts:
+            if part.lookup is not None:
+                tiles = np.concatenate([part.lookup[0], part.lookup[1]], axis=-1)
+                image = _atlas_image(f"ImageDynamics Motion ({obj.name}, {part.label})", tiles, width, height)
+                images.append((image, "FRAMES", 0))
+            else:
+                tiles = np.concatenate([-part.spectrum[..., :2], part.spectrum[..., 2:]], axis=-1)
+                image = _atlas_image(f"ImageDynamics Sway ({obj.name}, {part.label})", tiles, width, height)
+                images.append((image, "SPECTRUM", len(part.spectrum)))
+        group = _lookup_group(obj, motion, [image for image, _, _ in images], width, height, loop_start,
+                              loop_frames)
     except BaseException:
-        for image in made:
+        for image, _, _ in images:
             bpy.data.images.remove(image)
         raise
-    return frame_atlas, spectrum_atlas, group
+    return images, group
 
 
-def install_warp(plane, settings, frame_atlas, spectrum_atlas, group):
+def install_warp(plane, settings, images, group):
     _insert_group(plane.material, plane.image_node, group)
     settings.warp_material, settings.warp_group = plane.material, group
-    settings.warp_atlas, settings.warp_spectrum = frame_atlas, spectrum_atlas
+    settings.warp_images.clear()
+    for image, kind, terms in images:
+        entry = settings.warp_images.add()
+        entry.image, entry.kind, entry.terms = image, kind, terms
 
 
-def remove_warp_data(frame_atlas, spectrum_atlas, group):
+def remove_warp_data(images, group):
     if group is not None:
         remove_animation(group)
         bpy.data.node_groups.remove(group)
-    for image in (frame_atlas, spectrum_atlas):
+    for image, _, _ in images:
         if image is not None:
             bpy.data.images.remove(image)
 
@@ -80,9 +83,11 @@ def clear_warp(settings):
     material = settings.warp_material
     if material is not None and material.node_tree is not None:
         _remove_group_node(material.node_tree)
-    data = (settings.warp_atlas, settings.warp_spectrum, settings.warp_group)
-    settings.warp_material = settings.warp_group = settings.warp_atlas = settings.warp_spectrum = None
-    remove_warp_data(*data)
+    images = [(entry.image, entry.kind, entry.terms) for entry in settings.warp_images]
+    group = settings.warp_group
+    settings.warp_images.clear()
+    settings.warp_material = settings.warp_group = None
+    remove_warp_data(images, group)
 
 
 def _atlas_image(name, tiles, width, height):
@@ -154,7 +159,7 @@ class _GroupBuilder:
         return rg, ba
 
 
-def _lookup_group(obj, frame_atlas, spectrum_atlas, terms, width, height, loop_start, loop_frames):
+def _lookup_group(obj, motion, images, width, height, loop_start, loop_frames):
     group = bpy.data.node_groups.new(f"ImageDynamics Lookup ({obj.name})", "ShaderNodeTree")
     group.interface.new_socket("UV", in_out="INPUT", socket_type="NodeSocketVector")
     group.interface.new_socket("UV", in_out="OUTPUT", socket_type="NodeSocketVector")
@@ -172,39 +177,50 @@ def _lookup_group(obj, frame_atlas, spectrum_atlas, terms, width, height, loop_s
         clamped.append(clamp.outputs[0])
     clamped_uv = build.combine(clamped[0], clamped[1], -850, 0)
 
-    parts = []
-    if frame_atlas is not None:
+    # Drivers of the frame, shared by all layers: the frame tile and cross-fade weight, cos and sin per term.
+    frame_tile = None
+    if motion.flowing():
         columns, rows = atlas_layout(loop_frames, width, height)
         expressions = frame_atlas_expressions(loop_start, loop_frames, loop_frames, columns)
         column = build.driven_value("Column", expressions["Column"], -850, 400)
         row = build.driven_value("Row", expressions["Row"], -850, 300)
         weight = build.driven_value("Weight", expressions["Weight"], -850, 200)
-        offset = build.combine(column, row, -700, 360)
-        forward, backward = build.tile_sample(frame_atlas, clamped_uv, offset, columns, rows, -700, 300)
-        # forward + weight * (backward - forward)
-        difference = build.vector_math("SUBTRACT", backward, forward, 300, 300)
-        parts.append(build.vector_math("ADD", forward, build.scale(difference, weight, 450, 300), 600, 300))
-    if spectrum_atlas is not None:
-        columns, rows = atlas_layout(terms, width, height)
-        for index in range(terms):
-            y = -400 - 300 * index
-            k = index + 1
-            cos_k = build.driven_value(f"Cos {k}", sway_expression("cos", k, loop_start, loop_frames), -850, y,
-                                       pluck_variables(obj))
-            sin_k = build.driven_value(f"Sin {k}", sway_expression("sin", k, loop_start, loop_frames), -850,
-                                       y - 100)
-            tile = (float(index % columns), float(index // columns), 0.0)
-            cos_part, sin_part = build.tile_sample(spectrum_atlas, clamped_uv, tile, columns, rows, -700, y)
-            term = build.vector_math("ADD", build.scale(cos_part, cos_k, 300, y),
-                                     build.scale(sin_part, sin_k, 300, y - 100), 450, y)
-            parts.append(term)
-    total = parts[0]
-    for index, part in enumerate(parts[1:]):
-        total = build.vector_math("ADD", total, part, 750, -100 * index)
-    strength = build.node("ShaderNodeAttribute", 750, 500, attribute_type="OBJECT", attribute_name=STRENGTH)
-    scaled = build.scale(total, strength.outputs["Fac"], 900, 100)
-    warped = build.vector_math("ADD", group_in.outputs["UV"], scaled, 1050, 0)
-    group_out = build.node("NodeGroupOutput", 1200, 0)
+        frame_tile = (build.combine(column, row, -700, 400), weight, columns, rows)
+    waves = {}
+    for k in range(1, max([len(part.spectrum) for part in motion.swaying()], default=0) + 1):
+        y = -400 - 200 * k
+        waves[k] = (build.driven_value(f"Cos {k}", sway_expression("cos", k, loop_start, loop_frames), -850, y,
+                                       pluck_variables(obj)),
+                    build.driven_value(f"Sin {k}", sway_expression("sin", k, loop_start, loop_frames), -850,
+                                       y - 100))
+
+    total = None
+    for index, (part, image) in enumerate(zip(motion.parts, images)):
+        y = 300 - 900 * index
+        if part.lookup is not None:
+            offset, weight, columns, rows = frame_tile
+            forward, backward = build.tile_sample(image, clamped_uv, offset, columns, rows, -500, y)
+            # forward + weight * (backward - forward)
+            difference = build.vector_math("SUBTRACT", backward, forward, 450, y)
+            vector = build.vector_math("ADD", forward, build.scale(difference, weight, 600, y), 750, y)
+        else:
+            columns, rows = atlas_layout(len(part.spectrum), width, height)
+            vector = None
+            for k in range(1, len(part.spectrum) + 1):
+                tile = (float((k - 1) % columns), float((k - 1) // columns), 0.0)
+                ty = y - 250 * k
+                cos_part, sin_part = build.tile_sample(image, clamped_uv, tile, columns, rows, -500, ty)
+                term = build.vector_math("ADD", build.scale(cos_part, waves[k][0], 450, ty),
+                                         build.scale(sin_part, waves[k][1], 450, ty - 100), 600, ty)
+                vector = term if vector is None else build.vector_math("ADD", vector, term, 750, ty)
+        layer_strength = build.node("ShaderNodeAttribute", 800, y + 150, attribute_type="OBJECT",
+                                    attribute_name=part.strength)
+        vector = build.scale(vector, layer_strength.outputs["Fac"], 950, y)
+        total = vector if total is None else build.vector_math("ADD", total, vector, 1100, y)
+    strength = build.node("ShaderNodeAttribute", 1100, 500, attribute_type="OBJECT", attribute_name=STRENGTH)
+    scaled = build.scale(total, strength.outputs["Fac"], 1250, 100)
+    warped = build.vector_math("ADD", group_in.outputs["UV"], scaled, 1400, 0)
+    group_out = build.node("NodeGroupOutput", 1550, 0)
     build.links.new(warped, group_out.inputs["UV"])
     return group
 

@@ -13,13 +13,25 @@ from .plane import PlaneError, read_pixels
 IMAGE_DETAIL = 2
 
 
-def build_job(plane, settings, loop_frames, device, max_working_resolution=None):
-    """(job, arrays) for the plane's unmuted layers; the working resolution is capped by the preferences' bound."""
+def active_layers(settings):
+    """(index, layer) of the unmuted layers, in order; every layer gets a number of its own (it names the layer's
+    strength property, so it must survive renaming and reordering)."""
     if not settings.layers:
         raise PlaneError("Add a motion layer first (Image Dynamics panel > Layers > +)")
+    seen = set()
+    for layer in settings.layers:
+        if layer.uid <= 0 or layer.uid in seen:
+            layer.uid = 1 + max(other.uid for other in settings.layers)
+        seen.add(layer.uid)
     active = [(index, layer) for index, layer in enumerate(settings.layers) if not layer.mute]
     if not active:
         raise PlaneError("Every layer is muted: unmute one in the Layers list")
+    return active
+
+
+def build_job(plane, settings, loop_frames, device, max_working_resolution=None):
+    """(job, arrays) for the plane's unmuted layers; the working resolution is capped by the preferences' bound."""
+    active = active_layers(settings)
     working_resolution = min(settings.working_resolution, max_working_resolution or settings.working_resolution)
     max_side = IMAGE_DETAIL * working_resolution
     arrays = {"image": plane.image_pixels(max_side)}

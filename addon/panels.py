@@ -4,7 +4,7 @@ import bpy
 
 from . import overlay
 from .jobs import active_job
-from .rig import PLUCK_DECAY, STRENGTH
+from .rig import PLUCK_DECAY, STRENGTH, layer_strength_name
 from .state import motion_signature
 
 
@@ -43,7 +43,7 @@ class IMAGEDYN_PT_main(bpy.types.Panel):
         column.operator("image_dynamics.layer_move", icon="TRIA_DOWN", text="").direction = "DOWN"
 
         if 0 <= settings.active_layer < len(settings.layers):
-            self.draw_layer(layout, settings.layers[settings.active_layer])
+            self.draw_layer(layout, settings.layers[settings.active_layer], obj)
 
         box = layout.box()
         box.prop(settings, "carrier", expand=True)
@@ -53,7 +53,7 @@ class IMAGEDYN_PT_main(bpy.types.Panel):
         box.prop(settings, "basis_error")
         if STRENGTH in obj.keys():
             box.prop(obj, f'["{STRENGTH}"]', text="Motion Strength")
-        if settings.warp_spectrum is not None:
+        if settings.has_sway:
             row = box.row(align=True)
             row.operator("image_dynamics.pluck", icon="FORCE_WIND")
             row.prop(obj, f'["{PLUCK_DECAY}"]', text="Decay")
@@ -81,9 +81,11 @@ class IMAGEDYN_PT_main(bpy.types.Panel):
             row.operator("image_dynamics.clear", icon="X", text="")
 
     @staticmethod
-    def draw_layer(layout, layer):
+    def draw_layer(layout, layer, obj):
         box = layout.box()
         box.prop(layer, "layer_type")
+        if layer_strength_name(layer) in obj.keys():
+            box.prop(obj, f'["{layer_strength_name(layer)}"]', text="Layer Strength")
         row = box.row(align=True)
         row.prop(layer, "mask_source")
         row.operator("image_dynamics.paint_mask", icon="BRUSH_DATA", text="")

@@ -29,6 +29,7 @@ SPEED_UNITS = [("PX_PER_FRAME", "Pixels per Frame", "Image pixels per frame"),
 
 class IMAGEDYN_PG_layer(bpy.types.PropertyGroup):
     name: StringProperty(name="Name", default="Layer")
+    uid: IntProperty(default=0, description="Stable number of the layer: names its strength property")
     mute: BoolProperty(name="Mute", default=False, description="Leave this layer out of the next Generate")
     layer_type: EnumProperty(name="Type", default="FLUID", items=[
         ("FLUID", "Fluid", "Flowing water, smoke or clouds, guided by arrows, flow lines and hints"),
@@ -90,6 +91,13 @@ class IMAGEDYN_PG_layer(bpy.types.PropertyGroup):
     hints: CollectionProperty(type=IMAGEDYN_PG_hint)
 
 
+class IMAGEDYN_PG_baked_image(bpy.types.PropertyGroup):
+    """A float image the warp reads: one layer's frame tiles or its spectrum's term tiles."""
+    image: PointerProperty(type=bpy.types.Image)
+    kind: EnumProperty(items=[("FRAMES", "Frames", ""), ("SPECTRUM", "Spectrum", "")])
+    terms: IntProperty(default=0)
+
+
 def _carrier_changed(settings, context):
     from .bake import apply_carrier
     apply_carrier(settings.id_data, settings)
@@ -116,15 +124,13 @@ class IMAGEDYN_PG_settings(bpy.types.PropertyGroup):
     baked_loop_start: IntProperty(default=0)
     baked_loop_frames: IntProperty(default=0)
     baked_working_size: IntVectorProperty(size=2, default=(0, 0))
-    baked_terms: IntProperty(default=0)
     # How the bake plays now (Re-time changes these without a new bake; baked_loop_frames stays the frame count)
     timing_start: IntProperty(default=0)
     timing_frames: IntProperty(default=0)
     baked_signature: StringProperty(default="")
     warp_material: PointerProperty(type=bpy.types.Material)
     warp_group: PointerProperty(type=bpy.types.NodeTree)
-    warp_atlas: PointerProperty(type=bpy.types.Image)
-    warp_spectrum: PointerProperty(type=bpy.types.Image)
+    warp_images: CollectionProperty(type=IMAGEDYN_PG_baked_image)
     source_mesh: PointerProperty(type=bpy.types.Mesh)
     shape_mesh: PointerProperty(type=bpy.types.Mesh)
 
@@ -132,8 +138,13 @@ class IMAGEDYN_PG_settings(bpy.types.PropertyGroup):
     def is_baked(self):
         return self.baked_loop_frames > 0
 
+    @property
+    def has_sway(self):
+        return any(entry.kind == "SPECTRUM" for entry in self.warp_images)
 
-_classes = (IMAGEDYN_PG_hint, IMAGEDYN_PG_guide, IMAGEDYN_PG_layer, IMAGEDYN_PG_settings)
+
+_classes = (IMAGEDYN_PG_hint, IMAGEDYN_PG_guide, IMAGEDYN_PG_layer, IMAGEDYN_PG_baked_image,
+            IMAGEDYN_PG_settings)
 
 
 def register():

@@ -18,23 +18,26 @@ def atlas_tiles(image, count, width, height):
 
 
 def baked_lookups(settings, frame_index):
-    """(forward, backward, backward weight) at loop frame t: lookups (H, W, 2) in UV units, rows top to bottom."""
+    """(forward, backward, backward weight) at loop frame t, all layers at full strength: lookups (H, W, 2) in
+    UV units, rows top to bottom."""
     width, height = settings.baked_working_size
     frames = settings.baked_loop_frames
     forward = np.zeros((height, width, 2), np.float32)
     backward = np.zeros((height, width, 2), np.float32)
-    weight = 0.0
-    if settings.warp_atlas is not None:
-        tile = atlas_tiles(settings.warp_atlas, frames, width, height)[frame_index % frames]
-        forward += tile[..., :2]
-        backward += tile[..., 2:]
-        weight = (frame_index % frames) / frames
-    if settings.warp_spectrum is not None:
-        phase = 2 * math.pi * frame_index / frames
-        for k, tile in enumerate(atlas_tiles(settings.warp_spectrum, settings.baked_terms, width, height), start=1):
-            sway = tile[..., :2] * math.cos(k * phase) + tile[..., 2:] * math.sin(k * phase)
-            forward += sway
-            backward += sway
+    weight = (frame_index % frames) / frames
+    phase = 2 * math.pi * frame_index / frames
+    for entry in settings.warp_images:
+        if entry.kind == "FRAMES":
+            tile = atlas_tiles(entry.image, frames, width, height)[frame_index % frames]
+            forward += tile[..., :2]
+            backward += tile[..., 2:]
+        else:
+            for k, tile in enumerate(atlas_tiles(entry.image, entry.terms, width, height), start=1):
+                sway = tile[..., :2] * math.cos(k * phase) + tile[..., 2:] * math.sin(k * phase)
+                forward += sway
+                backward += sway
+    if not any(entry.kind == "FRAMES" for entry in settings.warp_images):
+        weight = 0.0
     return forward, backward, weight
 
 

@@ -28,13 +28,13 @@ def retime(settings, loop_start, loop_frames):
     key = settings.shape_mesh.shape_keys if settings.shape_mesh is not None else None
     if key is not None and key.animation_data is not None:
         for fcurve in key.animation_data.drivers:
-            name = fcurve.data_path.split('"')[1]  # key_blocks["Sway k cos"].value
+            name = fcurve.data_path.split('"')[1]  # key_blocks["Sway <layer> k cos"].value
             if name.startswith("Sway "):
-                _, k, part = name.split()
-                fcurve.driver.expression = f"{sway_expression(part, int(k), loop_start, loop_frames)} * s"
+                k, part = name.split()[-2:]
+                fcurve.driver.expression = f"{sway_expression(part, int(k), loop_start, loop_frames)} * s * l"
         frames = loop_start + np.arange(tiles + 1) * loop_frames / tiles
         for fcurve in fcurves_of(key):
-            if fcurve.data_path == f'["{COEFFICIENTS}"]':
+            if fcurve.data_path.startswith(f'["{COEFFICIENTS}'):
                 coords = np.empty(len(fcurve.keyframe_points) * 2, np.float32)
                 fcurve.keyframe_points.foreach_get("co", coords)
                 coords[0::2] = frames

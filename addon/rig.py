@@ -20,8 +20,13 @@ RIG_PROPERTIES = (
 )
 
 
-def ensure_rig_properties(obj):
-    for name, default, ui in RIG_PROPERTIES:
+def ensure_rig_properties(obj, layer_strengths=()):
+    """The object's rig properties, and a strength per layer (`layer_strengths`: (property, layer name))."""
+    wanted = list(RIG_PROPERTIES) + [
+        (name, 1.0, dict(min=0.0, soft_max=2.0, precision=3, description=(
+            f"How strongly layer '{label}' moves: 0 keeps it still. Keyframe it to ease this layer in or out")))
+        for name, label in layer_strengths]
+    for name, default, ui in wanted:
         if name not in obj.keys():
             obj[name] = default
         obj.id_properties_ui(name).update(default=default, **ui)
@@ -67,26 +72,31 @@ def loop_timing(scene, settings):
     return scene.frame_start, frames
 
 
-def composite_lookup(result, meta):
-    """Sum of the flowing layers' lookups, (2, T, H, W, 2) in UV units, and the cross-fade weights (T, 2);
-    (None, None) when no layer flows."""
-    flowing = [layer["prefix"] for layer in meta["layers"] if layer["result"] == "lookup"]
-    if not flowing:
-        return None, None
-    lookup = sum(result[f"{prefix}_lookup"] for prefix in flowing)
-    return lookup.astype(np.float32), result[f"{flowing[0]}_weights"]
+def layer_strength_name(layer):
+    """The keyframeable strength of one layer: a custom property of the object, named by the layer's number."""
+    return f"motion_strength_layer{layer.uid}"
 
 
-def composite_spectrum(result, meta):
-    """Sum of the swaying layers' spectra, (K, H, W, 4): Re u, Re v, Im u, Im v of the displacement of term
-    k + 1 (frequency k + 1 cycles per loop), in UV units; None when no layer sways."""
-    spectra = [result[f"{layer['prefix']}_spectrum"] for layer in meta["layers"] if layer["result"] == "spectrum"]
-    if not spectra:
-        return None
-    total = np.zeros((max(len(s) for s in spectra),) + spectra[0].shape[1:], np.float32)
-    for spectrum in spectra:
-        total[: len(spectrum)] += spectrum
-    return total
+class MotionPart:
+    """One layer's baked motion: flowing lookups (2, T, H, W, 2) with cross-fade weights (T, 2), or a swaying
+    spectrum (K, H, W, 4) of Re u, Re v, Im u, Im v per term k = 1..K; in UV units."""
+
+    def __init__(self, label, strength, lookup=None, weights=None, spectrum=None):
+        self.label, self.strength = label, strength
+        self.lookup, self.weights, self.spectrum = lookup, weights, spectrum
+
+
+def motion_parts(result, meta, strengths):
+    """The backend's layers, in job order, each with the name of its strength property."""
+    parts = []
+    for layer, strength in zip(meta["layers"], strengths, strict=True):
+        prefix = layer["prefix"]
+        if layer["result"] == "lookup":
+            parts.append(MotionPart(layer["name"], strength, lookup=result[f"{prefix}_lookup"],
+                                    weights=result[f"{prefix}_weights"]))
+        else:
+            parts.append(MotionPart(layer["name"], strength, spectrum=result[f"{prefix}_spectrum"]))
+    return parts
 
 
 def sample_at_uv(field, uv):

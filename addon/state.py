@@ -2,7 +2,7 @@
 
 import hashlib
 
-IGNORED = {"rna_type", "name"}
+IGNORED = {"rna_type", "name", "uid"}
 
 
 def motion_signature(obj, scene):

@@ -46,7 +46,9 @@ def synthetic_flow(width, height, frames, rng):
 
 
 def motion(lookup=None, weights=None, spectrum=None, size=(160, 90)):
-    return extension.extension_module("addon.bake").Motion(lookup, weights, spectrum, size)
+    part = extension.extension_module("addon.rig").MotionPart("bench", "motion_strength_layer1", lookup, weights,
+                                                               spectrum)
+    return extension.extension_module("addon.bake").Motion([part], size)
 
 
 def timed(function, *args):

@@ -40,9 +40,12 @@ def _readback():
 
 
 def atlas_tiles(settings):
-    """The baked frame lookups read back from the packed atlas: (T, H, W, 4) in image row order, UV units."""
+    """The baked frame lookups of all flowing layers read back from their packed atlases, summed: (T, H, W, 4)
+    in image row order, UV units (RG forward, BA backward)."""
     width, height = settings.baked_working_size
-    return _readback().atlas_tiles(settings.warp_atlas, settings.baked_loop_frames, width, height)
+    frames = settings.baked_loop_frames
+    return sum(_readback().atlas_tiles(entry.image, frames, width, height)
+               for entry in settings.warp_images if entry.kind == "FRAMES")
 
 
 def baked_lookups(settings, frame_index):

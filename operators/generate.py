@@ -9,13 +9,13 @@ import bpy
 from ..addon import overlay
 from ..addon.backend_client import shared_client
 from ..addon.bake import bake, check_result, clear
-from ..addon.job import build_job
+from ..addon.job import active_layers, build_job
 from ..addon.jobs import GenerateJob, active_job
 from ..addon.plane import ImagePlane, PlaneError
 from ..addon.preferences import get_preferences
 from ..addon.retime import retime
 from ..addon.state import motion_signature
-from ..addon.rig import loop_timing
+from ..addon.rig import layer_strength_name, loop_timing
 from ..backend.errors import BackendError
 
 
@@ -127,6 +127,7 @@ class IMAGEDYN_OT_generate(bpy.types.Operator):
             job, arrays = build_job(plane, settings, self._loop_frames,
                                     preferences.device if preferences else "auto", bound)
             self._signature = "preview" if self.preview else motion_signature(obj, context.scene)
+            self._strengths = [layer_strength_name(layer) for _, layer in active_layers(settings)]
             client = shared_client(preferences.backend_python if preferences else "")
             self._object_name = obj.name
             return GenerateJob(client, job, arrays, preferences.hang_timeout if preferences else 120.0,
@@ -149,7 +150,7 @@ class IMAGEDYN_OT_generate(bpy.types.Operator):
                 raise PlaneError(f"'{self._object_name}' was deleted while its motion was computed: nothing was baked")
             settings = obj.image_dynamics
             plane = ImagePlane(obj, settings.source_mesh)
-            motion = check_result(meta, result, self._loop_frames)
+            motion = check_result(meta, result, self._loop_frames, self._strengths)
             grid = min(settings.grid_resolution, PREVIEW_GRID) if self.preview else settings.grid_resolution
             shape_keys = bake(plane, settings, motion, self._loop_start, self._loop_frames, grid, self._signature)
         except (PlaneError, BackendError) as exc:

@@ -25,6 +25,7 @@ class IMAGEDYN_OT_layer_add(bpy.types.Operator):
         settings = context.active_object.image_dynamics
         layer = settings.layers.add()
         layer.name = f"Fluid {len(settings.layers)}"
+        layer.uid = 1 + max((other.uid for other in settings.layers), default=0)
         settings.active_layer = len(settings.layers) - 1
         return {"FINISHED"}
 
@@ -269,7 +270,7 @@ class IMAGEDYN_OT_pluck(bpy.types.Operator):
     @classmethod
     def poll(cls, context):
         obj = context.active_object
-        if obj is None or obj.type != "MESH" or obj.image_dynamics.warp_spectrum is None:
+        if obj is None or obj.type != "MESH" or not obj.image_dynamics.has_sway:
             cls.poll_message_set("Bake a Sway layer first")
             return False
         return True

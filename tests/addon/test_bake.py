@@ -33,7 +33,8 @@ def test_generate_bakes_a_warp_and_shape_keys_that_loop(plane, render):
     warp = image_node.inputs["Vector"].links[0].from_node
     assert warp.name == "ImageDynamics Warp" and warp.node_tree == settings.warp_group
     assert warp.inputs["UV"].links[0].from_socket.name == "UV"
-    assert settings.warp_atlas.packed_file is not None
+    assert [entry.kind for entry in settings.warp_images] == ["FRAMES"]
+    assert all(entry.image.packed_file is not None for entry in settings.warp_images)
     drivers = list(settings.warp_group.animation_data.drivers) + list(plane.data.shape_keys.animation_data.drivers)
     assert drivers and all(d.driver.is_valid and d.driver.is_simple_expression for d in drivers)
 

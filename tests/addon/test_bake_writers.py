@@ -72,3 +72,35 @@ def test_geometry_rig_loops_in_workbench(plane, render):
     assert np.abs(first - middle).max() > 0.05
     bpy.context.scene.frame_set(1)
     assert evaluated_coords(plane).shape[0] > 4
+
+
+def test_each_layer_has_its_own_keyframeable_strength(plane, render):
+    settings = plane.image_dynamics
+    assert bpy.ops.image_dynamics.layer_add() == {"FINISHED"}
+    sky = settings.layers[1]
+    sky.name, sky.layer_type, sky.mask_rect, sky.amplitude, sky.terms = "sky", "OSCILLATION", (0, .6, 1, 1), 10, 3
+    assert bpy.ops.image_dynamics.generate() == {"FINISHED"}
+    river_strength = f"motion_strength_layer{settings.layers[0].uid}"
+    sky_strength = f"motion_strength_layer{sky.uid}"
+    assert plane[river_strength] == 1.0 and plane[sky_strength] == 1.0
+    keys = plane.data.shape_keys.key_blocks
+    assert {block.name.split()[1] for block in keys[1:]} == {"river", "sky"}
+    still = render(1 + LOOP // 4)
+    plane[river_strength] = 0.0  # the river stops, the sky goes on
+    plane.keyframe_insert(f'["{river_strength}"]', frame=1)
+    quiet = render(1 + LOOP // 4)
+    height = quiet.shape[0]
+    river, sky_rows = slice(round(height * 0.64), round(height * 0.78)), slice(0, round(height * 0.35))
+    first = render(1)
+    assert np.abs(quiet[river] - first[river]).max() < TOLERANCE       # the river is the still image now
+    assert np.abs(quiet[sky_rows] - still[sky_rows]).max() < TOLERANCE  # the sky moves as before
+    assert np.abs(quiet[sky_rows] - first[sky_rows]).max() > 0.02
+    assert {name for name in plane.keys() if name.startswith("motion_strength_layer")} == {river_strength,
+                                                                                            sky_strength}
+    # a re-bake keeps the layer's strength keys
+    assert bpy.ops.image_dynamics.generate() == {"FINISHED"}
+    bpy.context.scene.frame_set(5)
+    assert plane[river_strength] == 0.0
+    for block in keys[1:]:
+        assert {v.name for v in plane.data.shape_keys.animation_data.drivers.find(
+            f'key_blocks["{block.name}"].value').driver.variables} >= {"s", "l"}

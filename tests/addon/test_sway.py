@@ -36,7 +36,7 @@ def test_sway_loops_exactly_in_keys_geometry_and_render(plane, render, loop_fram
     settings = make_sway(plane, loop_frames)
     terms = min(6, loop_frames // 2)
     names = [block.name for block in plane.data.shape_keys.key_blocks[1:]]
-    assert names == [f"Sway {k} {part}" for k in range(1, terms + 1) for part in ("cos", "sin")]
+    assert names == [f"Sway river {k} {part}" for k in range(1, terms + 1) for part in ("cos", "sin")]
     drivers = plane.data.shape_keys.animation_data.drivers
     assert all(d.driver.is_simple_expression and d.driver.is_valid for d in drivers)
     for frame in (1, 5, 1 + loop_frames // 3):
