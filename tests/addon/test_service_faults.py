@@ -94,36 +94,41 @@ def test_check_backend_shows_what_it_found(extension):
         bpy.ops.image_dynamics.check_backend()
 
 
-def test_cancel_stops_the_job_and_the_backend_is_ready_within_two_seconds(extension):
+def long_job(frames, resolution):
+    return {"loop_frames": frames, "working_resolution": resolution, "device": "cpu", "layers": [
+        {"name": "w", "type": "fluid", "mask": {"rect": [0, 0, 1, 1]},
+         "hints": [{"uv": [0.5, 0.5], "velocity": [1, 0]}]}]}
+
+
+def start_long_job(frames, resolution, label):
+    """A job that runs for a while through the session's warm backend: (jobs module, client, job)."""
     jobs = dev_extension.extension_module("addon.jobs")
     client = dev_extension.extension_module("addon.backend_client").shared_client(
         dev_extension.default_backend_python())
-    long_job = {"loop_frames": 5000, "working_resolution": 256, "device": "cpu", "layers": [
-        {"name": "w", "type": "fluid", "mask": {"rect": [0, 0, 1, 1]},
-         "hints": [{"uv": [0.5, 0.5], "velocity": [1, 0]}]}]}
-    job = jobs.GenerateJob(client, long_job, {"image": np.zeros((144, 256, 3), np.float32)}, 60.0, "test").start()
-    while job.fraction == 0.0:
+    image = np.zeros((resolution * 9 // 16, resolution, 3), np.float32)
+    job = jobs.GenerateJob(client, long_job(frames, resolution), {"image": image}, 60.0, label).start()
+    return jobs, client, job
+
+
+def test_cancel_stops_the_job_and_the_backend_is_ready_within_two_seconds(extension):
+    _, client, job = start_long_job(5000, 256, "test")
+    while job.fraction == 0.0 and not job.done:
         time.sleep(0.05)
+    assert not job.done
     asked = time.monotonic()
     job.cancel()
     with pytest.raises(Exception, match="cancelled"):
         job.wait()
-    meta, _ = client.generate(dict(long_job, loop_frames=4), {"image": np.zeros((8, 8, 3), np.float32)})
+    meta, _ = client.generate(long_job(4, 256), {"image": np.zeros((8, 8, 3), np.float32)})
     assert time.monotonic() - asked < 2.0 and meta["loop_frames"] == 4
 
 
 def test_a_second_generate_while_one_runs_is_refused(plane):
-    jobs = dev_extension.extension_module("addon.jobs")
-    client = dev_extension.extension_module("addon.backend_client").shared_client(
-        dev_extension.default_backend_python())
-    long_job = {"loop_frames": 3000, "working_resolution": 128, "device": "cpu", "layers": [
-        {"name": "w", "type": "fluid", "mask": {"rect": [0, 0, 1, 1]},
-         "hints": [{"uv": [0.5, 0.5], "velocity": [1, 0]}]}]}
-    job = jobs.GenerateJob(client, long_job, {"image": np.zeros((72, 128, 3), np.float32)}, 60.0, "other").start()
+    jobs, client, job = start_long_job(3000, 128, "other")
     try:
         assert not bpy.ops.image_dynamics.generate.poll()
         with pytest.raises(Exception, match="still running"):
-            jobs.GenerateJob(client, long_job, {}, 60.0, "again").start()
+            jobs.GenerateJob(client, long_job(3000, 128), {}, 60.0, "again").start()
     finally:
         job.cancel()
         with pytest.raises(Exception):
