@@ -68,25 +68,28 @@ def drift_velocity(layer, image_width, loop_frames):
 
 
 def _line_hints(obj, projection, speed, image_size, depsgraph):
+    """Hints along every segment of the curve (all its splines), pointing along the segment."""
     evaluated = obj.evaluated_get(depsgraph)
     mesh = evaluated.to_mesh()
     try:
         local = np.empty(len(mesh.vertices) * 3, np.float64)
         mesh.vertices.foreach_get("co", local)
+        edges = np.empty(len(mesh.edges) * 2, np.int64)
+        mesh.edges.foreach_get("vertices", edges)
     finally:
         evaluated.to_mesh_clear()
-    if len(local) < 6:
+    if not len(edges):
         return []
     matrix = np.array(obj.matrix_world, dtype=np.float64)
-    world = local.reshape(-1, 3) @ matrix[:3, :3].T + matrix[:3, 3]
-    uv = projection.uv_of_points(world)
-    step = max(1, len(uv) // MAX_LINE_HINTS)
+    uv = projection.uv_of_points(local.reshape(-1, 3) @ matrix[:3, :3].T + matrix[:3, 3])
+    starts, ends = uv[edges[0::2]], uv[edges[1::2]]
+    step = max(1, len(starts) // MAX_LINE_HINTS)
     hints = []
-    for index in range(0, len(uv) - 1, step):
-        tangent_px = (uv[index + 1] - uv[index]) * image_size
+    for start, end in zip(starts[::step], ends[::step]):
+        tangent_px = (end - start) * image_size
         length = np.linalg.norm(tangent_px)
         if length > 0:
-            hints.append({"uv": _clamped(uv[index]), "velocity": list(tangent_px / length * speed)})
+            hints.append({"uv": _clamped((start + end) / 2), "velocity": list(tangent_px / length * speed)})
     return hints
 
 

@@ -41,8 +41,12 @@ def build_job(plane, settings, loop_frames, device, max_working_resolution=None)
     for index, layer in active:
         spec = {"name": layer.name, "type": layer.layer_type.lower(), "feather": float(layer.feather),
                 "edge_tolerance": float(layer.edge_tolerance), "pin_falloff": float(layer.pin_falloff)}
-        spec["mask"] = _mask_spec(layer.mask_source, layer.mask_rect, layer.mask_image, f"mask{index}", arrays,
-                                  max_side, f"Layer '{layer.name}' uses an image mask but no image is chosen")
+        if layer.mask_source == "VERTEX_GROUP":
+            arrays[f"mask{index}"] = plane.vertex_group_mask(layer.mask_vertex_group, *_mask_size(plane, max_side))
+            spec["mask"] = {"array": f"mask{index}"}
+        else:
+            spec["mask"] = _mask_spec(layer.mask_source, layer.mask_rect, layer.mask_image, f"mask{index}", arrays,
+                                      max_side, f"Layer '{layer.name}' uses an image mask but no image is chosen")
         if layer.pin_image is not None:
             spec["pin_mask"] = _mask_spec("IMAGE", None, layer.pin_image, f"pins{index}", arrays, max_side, "")
         hints, pins = guide_hints(layer, plane, projection, loop_frames, depsgraph)
@@ -87,6 +91,12 @@ def _clip_spec(obj, layer):
         spec.update(model=model_path(obj, layer), reuse_model=layer.reuse_model,
                     train_seconds=float(layer.train_seconds))
     return spec
+
+
+def _mask_size(plane, max_side):
+    width, height = plane.image.size
+    scale = max_side / max(width, height)
+    return max(1, round(width * scale)), max(1, round(height * scale))
 
 
 def _mask_spec(source, rect, image, array_name, arrays, max_side, missing_message):

@@ -89,7 +89,10 @@ class IMAGEDYN_PT_main(bpy.types.Panel):
         row = box.row(align=True)
         row.prop(layer, "mask_source")
         row.operator("image_dynamics.paint_mask", icon="BRUSH_DATA", text="")
-        box.prop(layer, "mask_rect" if layer.mask_source == "RECT" else "mask_image")
+        if layer.mask_source == "VERTEX_GROUP":
+            box.prop_search(layer, "mask_vertex_group", obj, "vertex_groups")
+        else:
+            box.prop(layer, "mask_rect" if layer.mask_source == "RECT" else "mask_image")
         box.prop(layer, "feather")
         if layer.layer_type == "CLIP":
             box.prop(layer, "clip_path")

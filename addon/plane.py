@@ -29,21 +29,79 @@ class ImagePlane:
 
 
     def uv_frame(self):
-        """(origin, u axis, v axis) in object space such that position = origin + u * U + v * V."""
+        """(origin, u axis, v axis) in object space such that position = origin + u * U + v * V: an affine fit
+        over every corner of the mesh, so a plane subdivided after the import works as well as the quad."""
         mesh = self.mesh
-        if len(mesh.polygons) != 1 or len(mesh.polygons[0].vertices) != 4 or not mesh.uv_layers:
-            raise PlaneError(f"'{self.obj.name}' is not a single textured quad: use a plane made by "
+        if not mesh.polygons or not mesh.uv_layers:
+            raise PlaneError(f"'{self.obj.name}' has no faces with a UV map: use a plane made by "
                              f"File > Import > Images as Planes")
-        uv_layer = mesh.uv_layers.active
-        corners = {}
-        for loop_index in mesh.polygons[0].loop_indices:
-            uv = tuple(round(c, 4) for c in uv_layer.data[loop_index].uv)
-            corners[uv] = np.array(mesh.vertices[mesh.loops[loop_index].vertex_index].co, dtype=np.float64)
-        if not {(0.0, 0.0), (1.0, 0.0), (0.0, 1.0)} <= set(corners):
+        uv = np.empty(len(mesh.loops) * 2, np.float64)
+        mesh.uv_layers.active.data.foreach_get("uv", uv)
+        uv = uv.reshape(-1, 2)
+        positions = self.vertex_positions()[self.loop_vertices()]
+        if np.abs(uv.min(axis=0)).max() > 1e-3 or np.abs(uv.max(axis=0) - 1).max() > 1e-3:
             raise PlaneError(f"The UV map of '{self.obj.name}' must span the whole image (0 to 1): "
                              f"re-import the image with Images as Planes")
-        origin = corners[(0.0, 0.0)]
-        return origin, corners[(1.0, 0.0)] - origin, corners[(0.0, 1.0)] - origin
+        basis = np.column_stack([np.ones(len(uv)), uv])
+        frame, *_ = np.linalg.lstsq(basis, positions, rcond=None)
+        size = np.linalg.norm(frame[1]) + np.linalg.norm(frame[2])
+        if size == 0 or np.abs(basis @ frame - positions).max() > 1e-4 * size:
+            raise PlaneError(f"'{self.obj.name}' is not a flat plane whose UV map follows its shape: use a plane "
+                             f"made by File > Import > Images as Planes (subdividing it is fine)")
+        return frame[0], frame[1], frame[2]
+
+    def vertex_positions(self):
+        positions = np.empty(len(self.mesh.vertices) * 3, np.float64)
+        self.mesh.vertices.foreach_get("co", positions)
+        return positions.reshape(-1, 3)
+
+    def loop_vertices(self):
+        indices = np.empty(len(self.mesh.loops), np.int64)
+        self.mesh.loops.foreach_get("vertex_index", indices)
+        return indices
+
+    def vertex_group_mask(self, name, width, height):
+        """A vertex group's weights painted into UV space, (height, width) float32, rows top to bottom: the
+        weights are interpolated across each triangle of the plane."""
+        group = self.obj.vertex_groups.get(name)
+        if group is None:
+            raise PlaneError(f"'{self.obj.name}' has no vertex group '{name}': choose one in the layer's Mask")
+        mesh = self.mesh
+        weights = np.zeros(len(mesh.vertices), np.float64)
+        for vertex in mesh.vertices:  # vertex groups have no bulk accessor
+            for element in vertex.groups:
+                if element.group == group.index:
+                    weights[vertex.index] = element.weight
+        mesh.calc_loop_triangles()
+        triangles = np.empty(len(mesh.loop_triangles) * 3, np.int64)
+        mesh.loop_triangles.foreach_get("loops", triangles)
+        triangles = triangles.reshape(-1, 3)
+        uv = np.empty(len(mesh.loops) * 2, np.float64)
+        mesh.uv_layers.active.data.foreach_get("uv", uv)
+        pixels = uv.reshape(-1, 2) * (width, height)
+        pixels[:, 1] = height - pixels[:, 1]  # rows top to bottom
+        loop_weights = weights[self.loop_vertices()]
+        mask = np.zeros((height, width), np.float32)
+        for corners in triangles:
+            _fill_triangle(mask, pixels[corners], loop_weights[corners])
+        return mask
+
+
+def _fill_triangle(image, corners, values):
+    """Write the barycentric interpolation of `values` at the pixel centres inside a triangle (pixel coords)."""
+    low = np.maximum(np.floor(corners.min(axis=0) - 0.5), 0).astype(int)
+    high = np.minimum(np.ceil(corners.max(axis=0) + 0.5), (image.shape[1] - 1, image.shape[0] - 1)).astype(int)
+    ys, xs = np.mgrid[low[1]:high[1] + 1, low[0]:high[0] + 1]
+    points = np.stack([xs.ravel() + 0.5, ys.ravel() + 0.5], axis=1)
+    (x0, y0), (x1, y1), (x2, y2) = corners
+    area = (x1 - x0) * (y2 - y0) - (x2 - x0) * (y1 - y0)
+    if abs(area) < 1e-12:
+        return
+    b1 = ((points[:, 0] - x0) * (y2 - y0) - (x2 - x0) * (points[:, 1] - y0)) / area
+    b2 = ((x1 - x0) * (points[:, 1] - y0) - (points[:, 0] - x0) * (y1 - y0)) / area
+    b0 = 1 - b1 - b2
+    inside = (b0 >= -1e-9) & (b1 >= -1e-9) & (b2 >= -1e-9)
+    image[ys.ravel()[inside], xs.ravel()[inside]] = (b0 * values[0] + b1 * values[1] + b2 * values[2])[inside]
 
 
 def _check_editable(obj, material):

@@ -81,7 +81,10 @@ class IMAGEDYN_PG_layer(bpy.types.PropertyGroup):
                                            "image width")
     mask_source: EnumProperty(name="Mask", default="RECT", items=[
         ("RECT", "Rectangle", "A rectangle in UV space"),
-        ("IMAGE", "Image", "A grey-scale image over the plane: white moves, black stays still")])
+        ("IMAGE", "Image", "A grey-scale image over the plane: white moves, black stays still"),
+        ("VERTEX_GROUP", "Vertex Group", "Weights painted on a subdivided plane: 1 moves, 0 stays still")])
+    mask_vertex_group: StringProperty(name="Vertex Group",
+                                      description="Vertex group of the plane whose weights say where the layer moves")
     mask_rect: FloatVectorProperty(name="Rectangle", size=4, min=0.0, max=1.0, default=(0.0, 0.0, 1.0, 1.0),
                                    description="Moving region as (u min, v min, u max, v max) in UV space")
     mask_image: PointerProperty(name="Mask Image", type=bpy.types.Image,

@@ -185,7 +185,8 @@ class IMAGEDYN_OT_guide_add(bpy.types.Operator):
     kind: bpy.props.EnumProperty(name="Kind", items=[
         ("ARROW", "Arrow", "The picture moves along the arrow, by its length in one loop"),
         ("PIN", "Pin", "The picture does not move inside the pin's sphere"),
-        ("LINE", "Flow Line", "The picture flows along the curve at the layer's speed")])
+        ("LINE", "Flow Line", "Draw a curve over the plane (Tab when done, then select the plane again): the "
+                              "picture flows along it at the layer's speed")])
 
     @classmethod
     def poll(cls, context):
@@ -228,7 +229,21 @@ class IMAGEDYN_OT_guide_add(bpy.types.Operator):
         guide_object.location = centre + Vector((0.0, 0.0, 0.001 * width))
         guide = _active_layer(context).guides.add()
         guide.object, guide.kind = guide_object, self.kind
+        if self.kind == "LINE" and not bpy.app.background and context.window is not None:
+            _start_drawing(context, plane_object, guide_object)
         return {"FINISHED"}
+
+
+def _start_drawing(context, plane_object, curve_object):
+    """In the UI, a new flow line is drawn at once: edit mode on the curve with the Draw tool, strokes landing
+    on the plane's surface. The placeholder segment goes, so only what the user draws counts."""
+    curve_object.data.splines.clear()
+    plane_object.select_set(False)
+    curve_object.select_set(True)
+    context.view_layer.objects.active = curve_object
+    bpy.ops.object.mode_set(mode="EDIT")
+    context.scene.tool_settings.curve_paint_settings.depth_mode = "SURFACE"
+    bpy.ops.wm.tool_set_by_id(name="builtin.draw")
 
 
 class IMAGEDYN_OT_guide_remove(bpy.types.Operator):

@@ -93,3 +93,57 @@ def test_baked_motion_follows_the_arrow_and_stops_at_the_pin(layer_plane):
     pin_name = pin_object.name
     assert bpy.ops.image_dynamics.guide_remove(index=1) == {"FINISHED"}
     assert pin_name not in bpy.data.objects and len(settings.layers[0].guides) == 1
+
+
+def subdivide(plane, cuts=3):
+    import bmesh
+    mesh = plane.data
+    editing = bmesh.new()
+    editing.from_mesh(mesh)
+    bmesh.ops.subdivide_edges(editing, edges=editing.edges[:], cuts=cuts, use_grid_fill=True)
+    editing.to_mesh(mesh)
+    editing.free()
+
+
+def test_subdivided_plane_with_a_vertex_group_mask(plane):
+    """A plane subdivided after the import works, and a vertex group painted on it says where it moves."""
+    subdivide(plane)
+    assert len(plane.data.polygons) == 16
+    lower = plane.vertex_groups.new(name="water")
+    lower.add([v.index for v in plane.data.vertices if v.co.y < -0.01], 1.0, "REPLACE")
+    layer = plane.image_dynamics.layers[0]
+    layer.mask_source, layer.mask_vertex_group = "VERTEX_GROUP", "water"
+    spec = job_of(plane)["layers"][0]
+    assert spec["mask"] == {"array": "mask0"}
+    assert bpy.ops.image_dynamics.generate() == {"FINISHED"}
+    tiles = measure.atlas_tiles(plane.image_dynamics)
+    height = tiles.shape[1]
+    motion_by_row = np.abs(tiles).max(axis=(0, 2, 3))
+    assert motion_by_row[: height // 2 - 2].max() == 0.0        # the upper half (weight 0) stays still
+    assert motion_by_row[round(0.71 * height)] > 0              # the river row in the lower half moves
+    assert bpy.ops.image_dynamics.clear() == {"FINISHED"}
+    assert len(plane.data.polygons) == 16                       # Clear gives back the subdivided plane
+
+    layer.mask_vertex_group = "nothing"
+    with pytest.raises(RuntimeError, match="has no vertex group 'nothing'"):
+        bpy.ops.image_dynamics.generate()
+
+
+def test_a_bent_plane_is_refused(plane):
+    subdivide(plane, cuts=1)
+    plane.data.vertices[4].co.z += 0.2
+    with pytest.raises(RuntimeError, match="is not a flat plane whose UV map follows its shape"):
+        bpy.ops.image_dynamics.generate()
+
+
+def test_flow_line_with_two_strokes_gives_hints_along_each(layer_plane):
+    bpy.ops.image_dynamics.guide_add(kind="LINE")
+    curve = layer_plane.image_dynamics.layers[0].guides[0].object.data
+    stroke = curve.splines.new("POLY")  # a second stroke, going up on the left
+    stroke.points.add(1)
+    stroke.points[0].co = (-0.6, -0.3, 0.0, 1.0)
+    stroke.points[1].co = (-0.6, 0.3, 0.0, 1.0)
+    bpy.context.view_layer.update()
+    hints = job_of(layer_plane)["layers"][0]["hints"]
+    directions = {tuple(np.sign(np.round(hint["velocity"], 6))) for hint in hints}
+    assert directions == {(1.0, 0.0), (0.0, 1.0)}  # along each stroke, nothing across the gap between them

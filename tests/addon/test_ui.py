@@ -49,6 +49,12 @@ class CheckingLayout:
         self.log.append(("operator", idname))
         return OperatorProperties(operator.get_rna_type())
 
+    def prop_search(self, data, name, search_data, search_name, **kwargs):
+        self._icon(kwargs)
+        assert data.bl_rna.properties.get(name) is not None, f"{data.bl_rna.identifier} has no '{name}'"
+        assert search_data.bl_rna.properties.get(search_name) is not None
+        self.log.append(("prop", name))
+
     def template_list(self, list_type, list_id, data, name, active_data, active_name, **kwargs):
         assert hasattr(bpy.types, list_type), f"no UIList {list_type}"
         assert data.bl_rna.properties.get(name) and active_data.bl_rna.properties.get(active_name)
@@ -81,8 +87,11 @@ def draw_panel(context):
 def test_every_panel_state_draws_with_real_names(plane):
     context = bpy.context
     settings = plane.image_dynamics
-    for layer_type in ("FLUID", "DRIFT", "OSCILLATION"):
+    for layer_type in ("FLUID", "DRIFT", "OSCILLATION", "CLIP"):
         settings.layers[0].layer_type = layer_type
+        draw_panel(context)
+    for mask_source in ("IMAGE", "VERTEX_GROUP", "RECT"):
+        settings.layers[0].mask_source = mask_source
         draw_panel(context)
     settings.layers[0].layer_type = "FLUID"
     for kind in ("ARROW", "PIN", "LINE"):
