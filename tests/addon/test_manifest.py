@@ -46,8 +46,10 @@ bpy.context.preferences.extensions.repos.new(name="zipped", module="zipped", cus
                                              source="USER")
 assert bpy.ops.extensions.package_install_files(filepath={archive!r}, repo="zipped",
                                                 enable_on_install=True) == {{"FINISHED"}}
-bpy.context.preferences.addons["bl_ext.zipped.image_dynamics"].preferences.backend_python = {backend_python!r}
-bpy.ops.image.import_as_mesh_planes(files=[{{"name": "river.png"}}], directory={os.path.join(REPO, "samples", "river")!r})
+preferences = bpy.context.preferences.addons["bl_ext.zipped.image_dynamics"].preferences
+preferences.backend_python = {backend_python!r}
+sample = {os.path.join(REPO, "samples", "river")!r}
+bpy.ops.image.import_as_mesh_planes(files=[{{"name": "river.png"}}], directory=sample)
 scene = bpy.context.scene
 scene.frame_start, scene.frame_end = 1, 6
 plane = bpy.context.active_object
