@@ -64,8 +64,9 @@ def run_job(job, image, arrays, progress):
                 amplitude, powers = ((layer.amplitude, None) if source is None else source)
                 coefficients = oscillation.spectral_volume(layer, guide, envelope, amplitude * width / src_w,
                                                            job.loop_frames, powers)
-                result[f"{prefix}_spectrum"] = spectrum_to_uv(coefficients, width, height)
-                info["terms"] = list(range(1, coefficients.shape[0] + 1))
+                uv = px_to_uv(coefficients, width, height)
+                result[f"{prefix}_spectrum"] = np.concatenate([uv.real, uv.imag], axis=-1).astype(np.float32)
+                info.update(result="spectrum", terms=list(range(1, coefficients.shape[0] + 1)))
                 progress(f"building the spectrum of '{layer.name}'", 1.0)
             else:
                 progress(f"densifying hints of '{layer.name}'", 0.0)
@@ -74,19 +75,17 @@ def run_job(job, image, arrays, progress):
                 velocity_t = torch.from_numpy(np.ascontiguousarray(velocity, np.float32)).to(device)
                 lookups, weights, substeps = fluid.loop_lookups(velocity_t, job.loop_frames, progress)
                 result[f"{prefix}_lookup"], result[f"{prefix}_weights"] = lookups, weights
-                result[f"{prefix}_velocity"] = fluid.px_to_uv(velocity_t, width, height)
-                info.update(euler_substeps=substeps,
+                result[f"{prefix}_velocity"] = px_to_uv(velocity, width, height).astype(np.float32)
+                info.update(result="lookup", euler_substeps=substeps,
                             max_speed_px_per_frame=float(np.hypot(*velocity.reshape(-1, 2).T).max()))
-            info["result"] = "spectrum" if "terms" in info else "lookup"
             meta["layers"].append(info)
     meta["seconds"] = round(time.perf_counter() - started, 4)
     return meta, result
 
 
-def spectrum_to_uv(coefficients, width, height):
-    """(K, H, W, 2) complex px (y down) -> (K, H, W, 4) float32 UV units (v up): Re u, Re v, Im u, Im v."""
-    uv = coefficients / np.array([width, -height])
-    return np.concatenate([uv.real, uv.imag], axis=-1).astype(np.float32)
+def px_to_uv(offsets_px, width, height):
+    """Working-pixel offsets (x right, y down, real or complex, last axis x/y) -> UV units (u right, v up)."""
+    return offsets_px / np.array([width, -height])
 
 
 def _layer_velocity(layer, grid, guide):

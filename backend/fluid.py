@@ -103,11 +103,3 @@ def _integrate_torch(velocity, loop_frames, substeps, progress):
         lookups[1, loop_frames - n] = ((backward_pos - grid) * to_uv).cpu().numpy()
         progress(f"integrating {loop_frames} frames", n / loop_frames)
     return lookups
-
-
-def px_to_uv(offsets_px, width, height):
-    """Pixel offsets (x right, y down) -> UV offsets (u right, v up), as float32 numpy."""
-    result = offsets_px.detach().cpu().numpy().astype(np.float32, copy=True)
-    result[..., 0] /= width
-    result[..., 1] /= -height
-    return result

@@ -260,8 +260,8 @@ def run(args, job, job_dir, formats, name, folder):
         outputs.encode_mp4(frame_paths, args.fps, produced["video"])
     if "gif" in formats:
         produced["gif"] = os.path.join(folder, "preview.gif")
-        outputs.encode_gif(frame_paths, args.fps, produced["gif"], extension.default_backend_python()
-                           if not args.backend_python else args.backend_python, extension.REPO_ROOT)
+        outputs.encode_gif(frame_paths, args.fps, produced["gif"],
+                           args.backend_python or extension.default_backend_python(), extension.REPO_ROOT)
     outputs.contact_sheet(frame_paths, settings, produced["contact_sheet"])
     lap("encode")
     if args.stmap:
