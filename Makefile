@@ -7,7 +7,7 @@ BACKEND_PY := $(abspath $(VENVS)/backend/bin/python)
 BLENDER_EXT_TOOL = $(shell $(BLENDER_PY) -c "import bpy, os; print(os.path.join(bpy.utils.system_resource('SCRIPTS'), 'addons_core', 'bl_pkg', 'cli', 'blender_ext.py'))")
 export IMAGE_DYNAMICS_BACKEND_PYTHON := $(BACKEND_PY)
 
-.PHONY: demo test test-backend test-addon bench dist venvs clean
+.PHONY: demo test test-backend test-addon bench quality dist venvs clean
 
 # The main job on each shipped sample: out/demo (the river), out/demo-sky, out/demo-tree.
 demo: venvs
@@ -22,6 +22,10 @@ test-backend: venvs
 
 test-addon: venvs
 	$(BLENDER_PY) -m pytest tests/addon -q
+
+# Every sample's loop rendered at full size and measured as a person sees it; never part of `make test`.
+quality: venvs
+	$(BLENDER_PY) -m imgdyn quality --out out/quality
 
 # Speed of each stage against its floor or its plain counterpart, in one run; never part of `make test`.
 bench: venvs

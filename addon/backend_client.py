@@ -90,12 +90,18 @@ class BackendClient:
         return self.process is not None and self.process.poll() is None
 
     @property
+    def ready(self):
+        """Started and handshaken: from here on, silence means a hang, not a slow start."""
+        return self.alive and bool(self.info)
+
+    @property
     def pid(self):
         return self.process.pid if self.process is not None else None
 
     def start(self):
         check_python_path(self.python)
         self._kill_reason = None
+        self.info = {}
         try:
             self.process = subprocess.Popen([self.python, "-m", "backend"], cwd=EXTENSION_ROOT,
                                             env=backend_environment(), stdin=subprocess.PIPE,

@@ -4,7 +4,8 @@ import numpy as np
 
 from ..backend.errors import InputError
 from .bake_shapekeys import build_shape_mesh, clear_shape_keys, install_shape_mesh
-from .bake_warp import NODE_NAME, build_warp, clear_warp, install_warp, remove_warp_data
+from ..backend import loop
+from .bake_warp import SWAY_SWITCH, build_warp, clear_warp, install_warp, remove_warp_data
 from .rig import ensure_rig_properties, motion_parts
 
 
@@ -29,16 +30,17 @@ def check_result(meta, result, loop_frames, strengths):
     except (KeyError, TypeError, ValueError) as exc:
         raise InputError(f"the backend's result is incomplete ({exc}); the scene was not changed") from None
     for part in parts:
-        if part.lookup is not None and (part.lookup.shape != (2, loop_frames, height, width, 2)
-                                        or part.weights.shape != (loop_frames, 2)):
-            raise InputError(f"the backend sent arrays of shape {part.lookup.shape} and {part.weights.shape}, "
-                             f"expected (2, {loop_frames}, {height}, {width}, 2) and ({loop_frames}, 2); the scene "
-                             f"was not changed")
+        if part.lookup is not None and (part.period < 1 or loop_frames % part.period
+                                        or part.lookup.shape != (2 * loop.half_span(part.period, loop_frames) + 1, height,
+                                                                 width, 2)):
+            raise InputError(f"the backend sent arrays of shape {part.lookup.shape} for a phase period of "
+                             f"{part.period} frames, which do not fit a loop of {loop_frames} at {width}x{height}; "
+                             f"the scene was not changed")
         if part.spectrum is not None and (part.spectrum.shape[1:] != (height, width, 4)
                                           or not 1 <= len(part.spectrum) <= loop_frames // 2):
             raise InputError(f"the backend sent a spectrum of shape {part.spectrum.shape}, expected (K <= "
                              f"{loop_frames // 2}, {height}, {width}, 4); the scene was not changed")
-        for array in (part.lookup, part.weights, part.spectrum):
+        for array in (part.lookup, part.spectrum):
             if array is not None and not np.isfinite(array).all():
                 raise InputError("the backend sent NaN or infinite motion; the scene was not changed")
     return Motion(parts, (width, height))
@@ -47,9 +49,11 @@ def check_result(meta, result, loop_frames, strengths):
 def bake(plane, settings, motion, loop_start, loop_frames, grid_resolution, signature=""):
     """Build the new bake completely, then swap it in for the old one: a failure leaves the old bake as it was."""
     obj = plane.obj
-    warp = build_warp(obj, motion, loop_start, loop_frames)
+    warp = build_warp(obj, plane, motion, (loop_start, loop_frames))
+    mesh, shape_keys = None, 0
     try:
-        mesh, shape_keys = build_shape_mesh(plane, settings, motion, loop_start, loop_frames, grid_resolution)
+        if motion.swaying():  # only swaying layers bend the mesh: a mesh cannot flow
+            mesh, shape_keys = build_shape_mesh(plane, settings, motion, loop_start, loop_frames, grid_resolution)
     except BaseException:
         remove_warp_data(*warp)
         raise
@@ -57,7 +61,8 @@ def bake(plane, settings, motion, loop_start, loop_frames, grid_resolution, sign
     # only now: a failed bake must not leave properties behind
     ensure_rig_properties(obj, [(part.strength, part.label) for part in motion.parts])
     install_warp(plane, settings, *warp)
-    install_shape_mesh(obj, settings, plane.mesh, mesh)
+    if mesh is not None:
+        install_shape_mesh(obj, settings, plane.mesh, mesh)
     settings.baked_loop_start, settings.baked_loop_frames = loop_start, loop_frames
     settings.timing_start, settings.timing_frames = loop_start, loop_frames
     settings.baked_signature = signature
@@ -74,11 +79,12 @@ def clear(obj, settings):
 
 
 def apply_carrier(obj, settings):
-    """Both rigs are baked; mute the one not chosen (a muted group passes the UV through untouched)."""
-    material = settings.warp_material
-    group_node = material.node_tree.nodes.get(NODE_NAME) if material and material.node_tree else None
-    if group_node is not None:
-        group_node.mute = settings.carrier != "TEXTURE"
+    """Swaying layers are baked on both rigs; show them on the chosen one. Flowing layers always play on the
+    texture."""
+    group = settings.warp_group
+    switch = group.nodes.get(SWAY_SWITCH) if group is not None else None
+    if switch is not None:
+        switch.outputs[0].default_value = float(settings.carrier == "TEXTURE")
     mesh = settings.shape_mesh
     if mesh is not None and mesh.shape_keys is not None:
         for block in mesh.shape_keys.key_blocks[1:]:

@@ -1,10 +1,14 @@
-"""Texture warp: a node group between the UV and the image texture offsets the lookup by the baked motion.
+"""Texture warp: a node group takes the place of the plane's image texture and shows the moving picture.
 
-Each layer has its own float atlas image. A flowing layer: one tile per frame, RG holding the forward lookup and
-BA the backward one; Value nodes driven by the frame pick the tile and the cross-fade weight. A swaying layer:
-one tile per Fourier term, RG = -Re S_k and BA = Im S_k, summed with weights cos and sin of the frame's phase, so
-its lookup is -D(t). Attribute nodes read each layer's strength and the object's motion_strength. The images are
-packed into the .blend and every driver is a simple expression: it renders in Cycles and Eevee without Python.
+The group reads the painting several times and mixes the COLOURS of those reads (never their offsets: mixing
+the offsets of a flowing layer cancels its motion). Per flowing layer, an atlas image holds its lookups by stream
+age (tile k: RG the age k - H, BA the age k - H + 1, so one read gives both whole ages around a fractional one);
+per phase, a driven Age and Weight say which stream shows how much, and the streams are mixed as backend/loop.py
+defines (two bands, variance preserving, in gamma 2.2), with the painting's low band baked as a small image.
+Swaying layers: one atlas tile per Fourier term, RG = -Re S_k and BA = Im S_k, summed with weights cos and sin of
+the frame's phase, offset every read of the painting. Object attributes read each layer's strength and the object's
+motion_strength. Images are packed and every driver is a simple expression: it renders in Cycles and Eevee
+without Python and without the extension.
 """
 
 import math
@@ -12,13 +16,16 @@ import math
 import bpy
 import numpy as np
 
+from ..backend import loop, reference
 from .animation import add_driver, remove_animation
-from .plane import PlaneError
-from .rig import STRENGTH, frame_atlas_expressions, pluck_variables, sway_expression
+from .plane import PlaneError, painting_texels
+from .rig import STRENGTH, clock_expression, pluck_variables, sway_expression
 
 MAX_ATLAS_SIDE = 16384
 NODE_NAME = "ImageDynamics Warp"
 UV_NODE_NAME = "ImageDynamics UV"
+SWAY_SWITCH = "Sway On Texture"
+IMAGE_NODE_KEY = "imgdyn_image_node"
 
 
 def atlas_layout(tiles, width, height):
@@ -37,25 +44,39 @@ def atlas_pixels(tiles, columns, rows):
         rows * height, columns * width, 4)
 
 
-def build_warp(obj, motion, loop_start, loop_frames):
-    """(images, node group) for a bake: per layer, an atlas of frames or of spectrum terms; nothing in the scene
-    uses them yet. `images` are (image, kind, terms) for the settings' record."""
+def age_tiles(lookups):
+    """(2H + 1, h, w, 2) lookups by age -> (2H, h, w, 4) tiles: tile k holds the ages k - H and k - H + 1."""
+    return np.concatenate([lookups[:-1], lookups[1:]], axis=-1)
+
+
+def clock_node_name(layer_index):
+    return f"Clock {layer_index}"
+
+
+def build_warp(obj, plane, motion, timing):
+    """(images, node group) for a bake: per layer an atlas, and the painting's low band when a layer flows;
+    nothing in the scene uses them yet. `images` are (image, kind, count, period) for the settings' record."""
     width, height = motion.working_size
     images = []
     try:
         for part in motion.parts:
             if part.lookup is not None:
-                tiles = np.concatenate([part.lookup[0], part.lookup[1]], axis=-1)
-                image = _atlas_image(f"ImageDynamics Motion ({obj.name}, {part.label})", tiles, width, height)
-                images.append((image, "FRAMES", 0))
+                image = _atlas_image(f"ImageDynamics Flow ({obj.name}, {part.label})", age_tiles(part.lookup),
+                                     width, height)
+                images.append((image, "AGES", len(part.lookup) - 1, part.period))
             else:
                 tiles = np.concatenate([-part.spectrum[..., :2], part.spectrum[..., 2:]], axis=-1)
                 image = _atlas_image(f"ImageDynamics Sway ({obj.name}, {part.label})", tiles, width, height)
-                images.append((image, "SPECTRUM", len(part.spectrum)))
-        group = _lookup_group(obj, motion, [image for image, _, _ in images], width, height, loop_start,
-                              loop_frames)
+                images.append((image, "SPECTRUM", len(part.spectrum), 0))
+        low = None
+        if motion.flowing():
+            painting = reference.Painting(*painting_texels(plane.image))
+            low = _data_image(f"ImageDynamics Low Band ({obj.name})",
+                              reference.low_band(painting.linear(), loop.low_band_sigma(plane.image.size[0])))
+            images.append((low, "LOW", 0, 0))
+        group = _warp_group(obj, plane, motion, [entry[0] for entry in images], low, timing)
     except BaseException:
-        for image, _, _ in images:
+        for image, *_ in images:
             bpy.data.images.remove(image)
         raise
     return images, group
@@ -65,16 +86,16 @@ def install_warp(plane, settings, images, group):
     _insert_group(plane.material, plane.image_node, group)
     settings.warp_material, settings.warp_group = plane.material, group
     settings.warp_images.clear()
-    for image, kind, terms in images:
+    for image, kind, count, period in images:
         entry = settings.warp_images.add()
-        entry.image, entry.kind, entry.terms = image, kind, terms
+        entry.image, entry.kind, entry.terms, entry.period = image, kind, count, period
 
 
 def remove_warp_data(images, group):
     if group is not None:
         remove_animation(group)
         bpy.data.node_groups.remove(group)
-    for image, _, _ in images:
+    for image, *_ in images:
         if image is not None:
             bpy.data.images.remove(image)
 
@@ -83,23 +104,47 @@ def clear_warp(settings):
     material = settings.warp_material
     if material is not None and material.node_tree is not None:
         _remove_group_node(material.node_tree)
-    images = [(entry.image, entry.kind, entry.terms) for entry in settings.warp_images]
+    images = [(entry.image,) for entry in settings.warp_images]
     group = settings.warp_group
     settings.warp_images.clear()
     settings.warp_material = settings.warp_group = None
     remove_warp_data(images, group)
 
 
+def set_timing(settings, loop_start, loop_frames):
+    """Point the drivers of the frame at a loop of `loop_frames` frames from `loop_start` (Generate and Re-time):
+    the flowing layers' clocks, and the sway terms' cos and sin."""
+    group = settings.warp_group
+    if group is None or group.animation_data is None:
+        return
+    expressions = {}
+    flowing = [entry for entry in settings.warp_images if entry.kind == "AGES"]
+    for index in range(len(flowing)):
+        expressions[clock_node_name(index)] = clock_expression(loop_start, loop_frames, settings.baked_loop_frames)
+    for k in range(1, max([e.terms for e in settings.warp_images if e.kind == "SPECTRUM"], default=0) + 1):
+        expressions[f"Cos {k}"] = sway_expression("cos", k, loop_start, loop_frames)
+        expressions[f"Sin {k}"] = sway_expression("sin", k, loop_start, loop_frames)
+    for name, expression in expressions.items():
+        group.animation_data.drivers.find(f'nodes["{name}"].outputs[0].default_value').driver.expression = \
+            expression
+
+
 def _atlas_image(name, tiles, width, height):
     columns, rows = atlas_layout(len(tiles), width, height)
     if columns * width > MAX_ATLAS_SIDE or rows * height > MAX_ATLAS_SIDE:
-        raise PlaneError(f"{len(tiles)} frames at {width}x{height} do not fit in one texture: lower the working "
-                         f"resolution or the loop length")
-    pixels = atlas_pixels(tiles, columns, rows)
-    image = bpy.data.images.new(name, pixels.shape[1], pixels.shape[0], alpha=True, float_buffer=True,
-                                is_data=True)
+        raise PlaneError(f"{len(tiles)} tiles at {width}x{height} do not fit in one texture: lower the working "
+                         f"resolution or the phase period")
+    return _data_image(name, atlas_pixels(tiles, columns, rows)[::-1])
+
+
+def _data_image(name, pixels):
+    """A packed float image of (H, W, 3 or 4) data, rows top to bottom; never colour managed."""
+    height, width = pixels.shape[:2]
+    rgba = np.ones((height, width, 4), np.float32)
+    rgba[..., :pixels.shape[2]] = pixels
+    image = bpy.data.images.new(name, width, height, alpha=True, float_buffer=True, is_data=True)
     image.alpha_mode = "CHANNEL_PACKED"  # alpha is data here, never premultiplied into RGB
-    image.pixels.foreach_set(pixels.ravel())
+    image.pixels.foreach_set(rgba[::-1].ravel())
     image.file_format = "OPEN_EXR"
     image.pack()
     return image
@@ -118,20 +163,34 @@ class _GroupBuilder:
             setattr(made, key, value)
         return made
 
-    def vector_math(self, operation, a, b, x, y):
-        made = self.node("ShaderNodeVectorMath", x, y, operation=operation)
-        for socket, value in zip(made.inputs, (a, b)):
-            if isinstance(value, tuple):
+    def _wire(self, made, values):
+        for socket, value in zip(made.inputs, values):
+            if isinstance(value, (tuple, float, int)):
                 socket.default_value = value
-            else:
+            elif value is not None:
                 self.links.new(value, socket)
-        return made.outputs[0]
+        # The first output this operation uses (a dot product's is "Value": a link from an unused socket is dead)
+        return next(output for output in made.outputs if output.enabled)
+
+    def vector_math(self, operation, a, b, x, y):
+        return self._wire(self.node("ShaderNodeVectorMath", x, y, operation=operation), (a, b))
+
+    def math(self, operation, a, b, x, y):
+        return self._wire(self.node("ShaderNodeMath", x, y, operation=operation), (a, b))
 
     def scale(self, vector, factor, x, y):
         made = self.node("ShaderNodeVectorMath", x, y, operation="SCALE")
         self.links.new(vector, made.inputs[0])
-        self.links.new(factor, made.inputs["Scale"])
+        if isinstance(factor, float):
+            made.inputs["Scale"].default_value = factor
+        else:
+            self.links.new(factor, made.inputs["Scale"])
         return made.outputs[0]
+
+    def mix(self, a, b, factor, x, y):
+        """a + factor * (b - a), for vectors."""
+        return self.vector_math("ADD", a, self.scale(self.vector_math("SUBTRACT", b, a, x, y), factor, x + 150, y),
+                                x + 300, y)
 
     def driven_value(self, label, expression, x, y, variables=()):
         made = self.node("ShaderNodeValue", x, y, name=label, label=label)
@@ -144,119 +203,241 @@ class _GroupBuilder:
         self.links.new(b, made.inputs[1])
         return made.outputs[0]
 
+    def texture(self, image, vector, x, y, like=None):
+        """An Image Texture read at `vector`: (Color, Alpha). `like` copies the user's sampling settings."""
+        made = self.node("ShaderNodeTexImage", x, y, image=image, interpolation="Linear", extension="EXTEND")
+        if like is not None:
+            made.interpolation, made.extension = like.interpolation, like.extension
+        self.links.new(vector, made.inputs["Vector"])
+        return made.outputs["Color"], made.outputs["Alpha"]
+
     def tile_sample(self, image, clamped_uv, offset, columns, rows, x, y):
         """The atlas texel at the clamped UV of one tile: (RG as a vector, BA as a vector). `offset` is the
         tile's (column, row, 0), a constant tuple or a vector socket."""
         shifted = self.vector_math("ADD", clamped_uv, offset, x + 150, y)
         atlas_uv = self.vector_math("DIVIDE", shifted, (float(columns), float(rows), 1.0), x + 300, y)
-        texture = self.node("ShaderNodeTexImage", x + 450, y, image=image, interpolation="Linear",
-                            extension="EXTEND")
-        self.links.new(atlas_uv, texture.inputs["Vector"])
-        rg = self.vector_math("MULTIPLY", texture.outputs["Color"], (1.0, 1.0, 0.0), x + 700, y + 60)
+        color, alpha = self.texture(image, atlas_uv, x + 450, y)
+        rg = self.vector_math("MULTIPLY", color, (1.0, 1.0, 0.0), x + 700, y + 60)
         channels = self.node("ShaderNodeSeparateColor", x + 700, y - 60)
-        self.links.new(texture.outputs["Color"], channels.inputs[0])
-        ba = self.combine(channels.outputs[2], texture.outputs["Alpha"], x + 850, y - 60)
+        self.links.new(color, channels.inputs[0])
+        ba = self.combine(channels.outputs[2], alpha, x + 850, y - 60)
         return rg, ba
 
+    def gamma(self, color, value, x, y):
+        made = self.node("ShaderNodeGamma", x, y)
+        self.links.new(color, made.inputs["Color"])
+        made.inputs["Gamma"].default_value = value
+        return made.outputs[0]
 
-def _lookup_group(obj, motion, images, width, height, loop_start, loop_frames):
-    group = bpy.data.node_groups.new(f"ImageDynamics Lookup ({obj.name})", "ShaderNodeTree")
+
+def _warp_group(obj, plane, motion, images, low, timing):
+    loop_start, loop_frames = timing
+    group = bpy.data.node_groups.new(f"ImageDynamics Warp ({obj.name})", "ShaderNodeTree")
     group.interface.new_socket("UV", in_out="INPUT", socket_type="NodeSocketVector")
-    group.interface.new_socket("UV", in_out="OUTPUT", socket_type="NodeSocketVector")
+    group.interface.new_socket("Color", in_out="OUTPUT", socket_type="NodeSocketColor")
+    group.interface.new_socket("Alpha", in_out="OUTPUT", socket_type="NodeSocketFloat")
     build = _GroupBuilder(group)
-    group_in = build.node("NodeGroupInput", -1400, 0)
-    split = build.node("ShaderNodeSeparateXYZ", -1200, 0)
-    build.links.new(group_in.outputs["UV"], split.inputs[0])
+    width, height = motion.working_size
+    group_in = build.node("NodeGroupInput", -2400, 0)
+    uv = group_in.outputs["UV"]
+    split = build.node("ShaderNodeSeparateXYZ", -2200, 0)
+    build.links.new(uv, split.inputs[0])
     # Keep the lookup half a texel inside its tile, so bilinear filtering never reads the neighbouring tile.
     clamped = []
     for axis, size, y in ((0, width, 0), (1, height, -150)):
-        clamp = build.node("ShaderNodeClamp", -1000, y)
+        clamp = build.node("ShaderNodeClamp", -2000, y)
         build.links.new(split.outputs[axis], clamp.inputs["Value"])
         clamp.inputs["Min"].default_value = 0.5 / size
         clamp.inputs["Max"].default_value = 1.0 - 0.5 / size
         clamped.append(clamp.outputs[0])
-    clamped_uv = build.combine(clamped[0], clamped[1], -850, 0)
+    clamped_uv = build.combine(clamped[0], clamped[1], -1850, 0)
+    strength = build.node("ShaderNodeAttribute", -1850, 600, attribute_type="OBJECT",
+                          attribute_name=STRENGTH).outputs["Fac"]
 
-    # Drivers of the frame, shared by all layers: the frame tile and cross-fade weight, cos and sin per term.
-    frame_tile = None
-    if motion.flowing():
-        columns, rows = atlas_layout(loop_frames, width, height)
-        expressions = frame_atlas_expressions(loop_start, loop_frames, loop_frames, columns)
-        column = build.driven_value("Column", expressions["Column"], -850, 400)
-        row = build.driven_value("Row", expressions["Row"], -850, 300)
-        weight = build.driven_value("Weight", expressions["Weight"], -850, 200)
-        frame_tile = (build.combine(column, row, -700, 400), weight, columns, rows)
-    waves = {}
-    for k in range(1, max([len(part.spectrum) for part in motion.swaying()], default=0) + 1):
-        y = -400 - 200 * k
-        waves[k] = (build.driven_value(f"Cos {k}", sway_expression("cos", k, loop_start, loop_frames), -850, y,
-                                       pluck_variables(obj)),
-                    build.driven_value(f"Sin {k}", sway_expression("sin", k, loop_start, loop_frames), -850,
-                                       y - 100))
-
-    total = None
-    for index, (part, image) in enumerate(zip(motion.parts, images)):
-        y = 300 - 900 * index
-        if part.lookup is not None:
-            offset, weight, columns, rows = frame_tile
-            forward, backward = build.tile_sample(image, clamped_uv, offset, columns, rows, -500, y)
-            # forward + weight * (backward - forward)
-            difference = build.vector_math("SUBTRACT", backward, forward, 450, y)
-            vector = build.vector_math("ADD", forward, build.scale(difference, weight, 600, y), 750, y)
-        else:
+    # Swaying layers offset every read of the painting.
+    base_uv = uv
+    swaying = [(part, image) for part, image in zip(motion.parts, images) if part.spectrum is not None]
+    if swaying:
+        switch = build.node("ShaderNodeValue", -1850, 800, name=SWAY_SWITCH, label=SWAY_SWITCH).outputs[0]
+        waves = {}
+        for k in range(1, max(len(part.spectrum) for part, _ in swaying) + 1):
+            y = 1200 + 200 * k
+            waves[k] = (build.driven_value(f"Cos {k}", sway_expression("cos", k, loop_start, loop_frames), -1850,
+                                           y, pluck_variables(obj)),
+                        build.driven_value(f"Sin {k}", sway_expression("sin", k, loop_start, loop_frames), -1850,
+                                           y - 100))
+        sway = None
+        for index, (part, image) in enumerate(swaying):
             columns, rows = atlas_layout(len(part.spectrum), width, height)
-            vector = None
             for k in range(1, len(part.spectrum) + 1):
                 tile = (float((k - 1) % columns), float((k - 1) // columns), 0.0)
-                ty = y - 250 * k
-                cos_part, sin_part = build.tile_sample(image, clamped_uv, tile, columns, rows, -500, ty)
-                term = build.vector_math("ADD", build.scale(cos_part, waves[k][0], 450, ty),
-                                         build.scale(sin_part, waves[k][1], 450, ty - 100), 600, ty)
-                vector = term if vector is None else build.vector_math("ADD", vector, term, 750, ty)
-        layer_strength = build.node("ShaderNodeAttribute", 800, y + 150, attribute_type="OBJECT",
-                                    attribute_name=part.strength)
-        vector = build.scale(vector, layer_strength.outputs["Fac"], 950, y)
-        total = vector if total is None else build.vector_math("ADD", total, vector, 1100, y)
-    strength = build.node("ShaderNodeAttribute", 1100, 500, attribute_type="OBJECT", attribute_name=STRENGTH)
-    scaled = build.scale(total, strength.outputs["Fac"], 1250, 100)
-    warped = build.vector_math("ADD", group_in.outputs["UV"], scaled, 1400, 0)
-    group_out = build.node("NodeGroupOutput", 1550, 0)
-    build.links.new(warped, group_out.inputs["UV"])
+                ty = 1200 + 900 * index + 250 * k
+                cos_part, sin_part = build.tile_sample(image, clamped_uv, tile, columns, rows, -1600, ty)
+                term = build.vector_math("ADD", build.scale(cos_part, waves[k][0], -650, ty),
+                                         build.scale(sin_part, waves[k][1], -650, ty - 100), -500, ty)
+                term = build.scale(term, _layer_gain(build, part, strength, -350, ty), -200, ty)
+                sway = term if sway is None else build.vector_math("ADD", sway, term, -50, ty)
+        base_uv = build.vector_math("ADD", uv, build.scale(sway, switch, 100, 1200), 250, 1200)
+
+    on_picture = _on_picture(build, plane.image)
+    base_uv = on_picture(base_uv, 250, 1050)  # every read alike, so outside the masks the frames are the still
+    base_color, base_alpha = build.texture(plane.image, base_uv, 400, 0, like=plane.image_node)
+    color = build.gamma(base_color, 1.0 / loop.GAMMA, 650, 0)
+    alpha = base_alpha
+    flowing = [(part, image) for part, image in zip(motion.parts, images) if part.lookup is not None]
+    for index, (part, image) in enumerate(flowing):
+        y = -700 - 1600 * index
+        mixed, mixed_alpha = _stream_mix(build, index, part, image, low, plane, clamped_uv, base_uv,
+                                         (width, height), timing, on_picture, y)
+        gain = build.math("MINIMUM", _layer_gain(build, part, strength, 3000, y), 1.0, 3150, y)
+        color = build.vector_math("ADD", color, build.scale(
+            build.vector_math("SUBTRACT", mixed, build.gamma(base_color, 1.0 / loop.GAMMA, 3150, y - 200),
+                              3300, y), gain, 3450, y), 3600, y)
+        alpha = build.math("ADD", alpha, build.math("MULTIPLY", build.math("SUBTRACT", mixed_alpha, base_alpha,
+                                                                            3300, y - 300), gain, 3450, y - 300),
+                           3600, y - 300)
+    linear = build.gamma(build.vector_math("MAXIMUM", color, (0.0, 0.0, 0.0), 3800, 0), loop.GAMMA, 3950, 0)
+    group_out = build.node("NodeGroupOutput", 4150, 0)
+    build.links.new(linear, group_out.inputs["Color"])
+    build.links.new(alpha, group_out.inputs["Alpha"])
     return group
 
 
+def _on_picture(build, image):
+    """A function keeping displaced reads on the picture, half a texel inside its border: whatever the image
+    node's extension (Images as Planes sets Clip), motion near the border reads the border's colour, never black."""
+    width, height = image.size
+
+    def clamp(vector, x, y):
+        low = build.vector_math("MAXIMUM", vector, (0.5 / width, 0.5 / height, 0.0), x, y)
+        return build.vector_math("MINIMUM", low, (1.0 - 0.5 / width, 1.0 - 0.5 / height, 0.0), x + 100, y)
+    return clamp
+
+
+def _phase(build, clock, index, period, loop_frames, x, y):
+    """Stream `index`'s (age, weight) sockets from the layer's clock, as backend/loop.phase computes them."""
+    shifted = build.math("ADD", clock, index * period / loop.PHASES, x, y)
+    position = build.math("FLOORED_MODULO", shifted, float(period), x + 150, y)
+    age = build.math("SUBTRACT", position, period / 2, x + 300, y)
+    cycles = loop_frames // period
+    if cycles > 1:
+        shift = loop.cycle_shift(period, loop_frames)
+        cycle = build.math("FLOORED_MODULO", build.math("FLOOR", build.math("DIVIDE", shifted, float(period), x + 150,
+                                                                             y + 150), None, x + 300, y + 150),
+                           float(cycles), x + 450, y + 150)
+        spread = build.math("MULTIPLY", cycle, 2 * shift / (cycles - 1), x + 600, y + 150)
+        age = build.math("ADD", age, build.math("SUBTRACT", spread, shift, x + 750, y + 150), x + 900, y)
+    sine = build.math("SINE", build.math("MULTIPLY", position, math.pi / period, x + 300, y - 150), None, x + 450,
+                      y - 150)
+    weight = build.math("MULTIPLY", build.math("MULTIPLY", sine, sine, x + 600, y - 150), 2.0 / loop.PHASES,
+                        x + 750, y - 150)
+    return age, weight
+
+
+def _layer_gain(build, part, strength, x, y):
+    """The layer's strength times the object's motion_strength, read from the object."""
+    layer = build.node("ShaderNodeAttribute", x - 150, y + 150, attribute_type="OBJECT",
+                       attribute_name=part.strength).outputs["Fac"]
+    return build.math("MULTIPLY", layer, strength, x, y)
+
+
+def _stream_mix(build, index, part, image, low, plane, clamped_uv, base_uv, working_size, timing, on_picture, y):
+    """One flowing layer's streams read and mixed: (display-space colour, alpha) sockets."""
+    width, height = working_size
+    tiles = len(part.lookup) - 1
+    half = tiles // 2
+    columns, rows = atlas_layout(tiles, width, height)
+    sigma = loop.low_band_sigma(plane.image.size[0])
+    to_px = (plane.image.size[0] / sigma, plane.image.size[1] / sigma, 0.0)
+    offsets, weights, low_mix, high_mix, alpha_mix = [], [], None, None, None
+    clock = build.driven_value(clock_node_name(index), clock_expression(*timing, timing[1]), -2300, y)
+    for phase in range(loop.PHASES):
+        py = y - 500 * phase
+        age, weight = _phase(build, clock, phase, part.period, timing[1], -2150, py)
+        # Which tile holds the two whole ages around this one, and how far between them.
+        position = build.math("ADD", age, float(half), -1450, py)
+        tile = build.math("FLOOR", build.math("MINIMUM", position, float(tiles - 1), -1300, py), None, -1150, py)
+        share = build.math("SUBTRACT", position, tile, -1000, py - 100)
+        column = build.math("FLOORED_MODULO", tile, float(columns), -1000, py)
+        row = build.math("FLOOR", build.math("DIVIDE", tile, float(columns), -1000, py + 100), None, -850, py + 100)
+        lower, upper = build.tile_sample(image, clamped_uv, build.combine(column, row, -850, py), columns, rows,
+                                         -700, py)
+        offset = build.mix(lower, upper, share, 300, py)
+        where = on_picture(build.vector_math("ADD", base_uv, offset, 600, py), 750, py)
+        color, alpha = build.texture(plane.image, where, 900, py, like=plane.image_node)
+        low_color, _ = build.texture(low, where, 900, py - 250)
+        display = build.gamma(color, 1.0 / loop.GAMMA, 1150, py)
+        high = build.vector_math("SUBTRACT", display, low_color, 1300, py)
+        weighted_low = build.scale(low_color, weight, 1450, py - 150)
+        weighted_high = build.scale(high, weight, 1450, py)
+        weighted_alpha = build.math("MULTIPLY", alpha, weight, 1450, py + 150)
+        low_mix = weighted_low if low_mix is None else build.vector_math("ADD", low_mix, weighted_low, 1600, py - 150)
+        high_mix = weighted_high if high_mix is None else build.vector_math("ADD", high_mix, weighted_high, 1600, py)
+        alpha_mix = weighted_alpha if alpha_mix is None else build.math("ADD", alpha_mix, weighted_alpha, 1600,
+                                                                        py + 150)
+        offsets.append(offset)
+        weights.append(weight)
+    # sum_ij w_i w_j rho(|d_i - d_j|): how much of the high band's variance the mix keeps.
+    norm = None
+    for i in range(loop.PHASES):
+        for j in range(i, loop.PHASES):
+            px = 1800 + 150 * (i + j)
+            term = build.math("MULTIPLY", weights[i], weights[j], px, y + 300)
+            if i != j:
+                apart = build.vector_math("MULTIPLY", build.vector_math("SUBTRACT", offsets[i], offsets[j], px,
+                                                                        y + 450), to_px, px, y + 600)
+                apart = build.vector_math("LENGTH", apart, None, px, y + 750)  # in low-band sigmas
+                core = build.math("EXPONENT", build.math("MULTIPLY", build.math("MULTIPLY", apart, apart, px, y + 800),
+                                                          -1.0, px, y + 850), None, px, y + 900)
+                tail = build.math("EXPONENT", build.math("MULTIPLY", apart, -1.0 / loop.TAIL_SIGMAS, px, y + 950),
+                                  None, px, y + 1000)
+                rho = build.math("ADD", build.math("MULTIPLY", core, loop.CORE_SHARE, px, y + 1050),
+                                 build.math("MULTIPLY", tail, 1.0 - loop.CORE_SHARE, px, y + 1100), px, y + 1150)
+                term = build.math("MULTIPLY", term, build.math("MULTIPLY", rho, 2.0, px, y + 1200), px, y + 1350)
+            norm = term if norm is None else build.math("ADD", norm, term, px + 75, y + 300)
+    restored = build.scale(high_mix, build.math("DIVIDE", 1.0, build.math("SQRT", norm, None, 2700, y + 300),
+                                                 2800, y + 300), 2900, y)
+    return build.vector_math("ADD", low_mix, restored, 3000, y - 100), alpha_mix
+
+
 def _insert_group(material, image_node, group):
-    """Put the group in front of the image texture's Vector input, keeping whatever fed it before."""
+    """Put the group in the image texture's place: it reads the same coordinates and feeds whatever the image's
+    Color and Alpha fed. The image node stays (disconnected), so Clear can give the material back as it was."""
     tree = material.node_tree
     _remove_group_node(tree)
     group_node = tree.nodes.new("ShaderNodeGroup")
     group_node.node_tree = group
     group_node.name = group_node.label = NODE_NAME
-    group_node.location = (image_node.location.x - 250, image_node.location.y)
+    group_node[IMAGE_NODE_KEY] = image_node.name  # whose place it took, for Clear
+    group_node.location = (image_node.location.x + 300, image_node.location.y - 300)
     vector_input = image_node.inputs["Vector"]
     if vector_input.links:
         source = vector_input.links[0].from_socket
     else:
         uv_node = tree.nodes.new("ShaderNodeTexCoord")
         uv_node.name = uv_node.label = UV_NODE_NAME
-        uv_node.location = (group_node.location.x - 250, group_node.location.y)
+        uv_node.location = (image_node.location.x - 250, image_node.location.y - 300)
         source = uv_node.outputs["UV"]
     tree.links.new(source, group_node.inputs["UV"])
-    tree.links.new(group_node.outputs["UV"], vector_input)
+    for name in ("Color", "Alpha"):
+        for link in list(image_node.outputs[name].links):
+            target = link.to_socket
+            tree.links.remove(link)
+            tree.links.new(group_node.outputs[name], target)
 
 
 def _remove_group_node(tree):
-    """Undo _insert_group: relink the original source (if any) straight to the image texture."""
+    """Undo _insert_group: whatever the group fed is fed by the image texture again."""
     group_node = tree.nodes.get(NODE_NAME)
     if group_node is None:
         return
-    in_links, out_links = group_node.inputs["UV"].links, group_node.outputs["UV"].links
-    source = in_links[0].from_socket if in_links else None
-    targets = [link.to_socket for link in out_links]
+    image_node = tree.nodes.get(group_node.get(IMAGE_NODE_KEY, ""))
+    targets = {name: [link.to_socket for link in group_node.outputs[name].links] for name in ("Color", "Alpha")}
     tree.nodes.remove(group_node)
     uv_node = tree.nodes.get(UV_NODE_NAME)
     if uv_node is not None:
         tree.nodes.remove(uv_node)
-    elif source is not None:
-        for target in targets:
-            tree.links.new(source, target)
+    if image_node is not None:
+        for name, sockets in targets.items():
+            for target in sockets:
+                tree.links.new(image_node.outputs[name], target)

@@ -52,6 +52,11 @@ def build_job(plane, settings, loop_frames, device, max_working_resolution=None)
         hints, pins = guide_hints(layer, plane, projection, loop_frames, depsgraph)
         if pins:
             spec["pins"] = pins
+        if layer.phase_frames and (layer.layer_type in {"FLUID", "DRIFT"} or layer.clip_motion == "FLUID"):
+            if loop_frames % layer.phase_frames:
+                raise PlaneError(f"Layer '{layer.name}': a Phase Period of {layer.phase_frames} frames does not "
+                                 f"divide the loop of {loop_frames} frames: choose a divisor, or 0 for about 30")
+            spec["phase_frames"] = layer.phase_frames
         if layer.layer_type == "DRIFT":
             spec["velocity"] = drift_velocity(layer, plane.image.size[0], loop_frames)
         elif layer.layer_type == "CLIP":

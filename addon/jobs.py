@@ -11,6 +11,8 @@ from ..backend.errors import BackendError, InternalError
 
 # After Cancel the backend gets this long to stop by itself before it is killed.
 CANCEL_GRACE_S = 1.0
+# A backend that is still starting (importing torch on a busy machine takes a while) gets at least this long.
+START_TIMEOUT_S = 120.0
 
 _active = None
 # Callables (label, stage, fraction) told of every job's progress, from the worker thread: a command-line
@@ -65,8 +67,11 @@ class GenerateJob:
         now = time.monotonic()
         if self._cancel_asked_at is not None and now - self._cancel_asked_at > CANCEL_GRACE_S:
             self.client.kill("the job was cancelled")
-        elif now - self.client.last_activity > self._hang_timeout_s:
-            self.client.kill(f"the backend stopped answering for {self._hang_timeout_s:.0f} s")
+        else:
+            limit = self._hang_timeout_s if self.client.ready else max(self._hang_timeout_s, START_TIMEOUT_S)
+            if now - self.client.last_activity > limit:
+                self.client.kill(f"the backend stopped answering for {limit:.0f} s" if self.client.ready else
+                                 f"the backend did not answer within {limit:.0f} s of starting")
 
     def wait(self, poll_s=0.05):
         """Block until the job ends (scripts and background mode); returns (meta, arrays) or raises."""

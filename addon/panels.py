@@ -50,7 +50,6 @@ class IMAGEDYN_PT_main(bpy.types.Panel):
         box.prop(settings, "loop_frames")
         box.prop(settings, "working_resolution")
         box.prop(settings, "grid_resolution")
-        box.prop(settings, "basis_error")
         if STRENGTH in obj.keys():
             box.prop(obj, f'["{STRENGTH}"]', text="Motion Strength")
         if settings.has_sway:
@@ -114,6 +113,8 @@ class IMAGEDYN_PT_main(bpy.types.Panel):
             row = box.row(align=True)
             row.prop(layer, "speed")
             row.prop(layer, "speed_unit", text="")
+        if layer.layer_type in {"FLUID", "DRIFT"} or (layer.layer_type == "CLIP" and layer.clip_motion == "FLUID"):
+            box.prop(layer, "phase_frames")
         if layer.layer_type in {"FLUID", "OSCILLATION"}:
             box.prop(layer, "edge_tolerance")
         box.label(text="Guides")

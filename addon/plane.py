@@ -160,3 +160,13 @@ def read_pixels(image, max_side, what):
         if source is not image:
             bpy.data.images.remove(source)
     return buffer.reshape(height, width, 4)[::-1].copy()
+
+
+def painting_texels(image):
+    """The painting as the shader reads it: (texels (H, W, 4) float32 rows top to bottom, whether they are 8-bit
+    sRGB). Blender keeps 8-bit pixels in the image's own colour space and float pixels linear."""
+    width, height = image.size
+    pixels = np.empty(width * height * 4, np.float32)
+    image.pixels.foreach_get(pixels)
+    srgb = not image.is_float and "srgb" in image.colorspace_settings.name.lower()
+    return pixels.reshape(height, width, 4)[::-1].copy(), srgb

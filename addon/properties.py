@@ -70,6 +70,11 @@ class IMAGEDYN_PG_layer(bpy.types.PropertyGroup):
     speed_unit: EnumProperty(name="Unit", items=SPEED_UNITS, default="PX_PER_FRAME")
     drift_angle: FloatProperty(name="Direction", subtype="ANGLE", default=0.0,
                                description="Direction of the drift: 0 to the right, 90 degrees up")
+    phase_frames: IntProperty(name="Phase Period", default=0, min=0, max=100000,
+                              description="Frames after which each stream of a flowing layer starts again from the "
+                                          "still picture (three staggered streams hide the restarts): longer flows "
+                                          "further, shorter keeps detail. Must divide the loop length; 0 picks "
+                                          "about 30 frames")
     edge_tolerance: FloatProperty(name="Edge Tolerance", default=0.25, min=0.01, soft_max=3.0,
                                   description="How strong a colour edge must be to stop the flow spreading across "
                                               "it: lower keeps the flow tighter inside regions of the picture")
@@ -95,10 +100,13 @@ class IMAGEDYN_PG_layer(bpy.types.PropertyGroup):
 
 
 class IMAGEDYN_PG_baked_image(bpy.types.PropertyGroup):
-    """A float image the warp reads: one layer's frame tiles or its spectrum's term tiles."""
+    """A float image the warp reads: a flowing layer's lookups by stream age, a swaying layer's spectrum terms, or
+    the painting's low band."""
     image: PointerProperty(type=bpy.types.Image)
-    kind: EnumProperty(items=[("FRAMES", "Frames", ""), ("SPECTRUM", "Spectrum", "")])
-    terms: IntProperty(default=0)
+    kind: EnumProperty(items=[("AGES", "Stream ages", ""), ("SPECTRUM", "Spectrum", ""),
+                              ("LOW", "Low band of the painting", "")])
+    terms: IntProperty(default=0)  # tiles: ages of a flow (2H), or terms of a sway
+    period: IntProperty(default=0)  # a flow's phase period in frames
 
 
 def _carrier_changed(settings, context):
@@ -116,13 +124,11 @@ class IMAGEDYN_PG_settings(bpy.types.PropertyGroup):
     grid_resolution: IntProperty(name="Grid Resolution", default=64, min=2, max=1024,
                                  description="Vertices along the longest side of the subdivided plane that the "
                                              "shape keys move")
-    carrier: EnumProperty(name="Motion On", default="TEXTURE", update=_carrier_changed, items=[
-        ("TEXTURE", "Texture", "The image flows while the plane stays put: right for water, smoke and clouds"),
-        ("GEOMETRY", "Geometry", "The subdivided plane bends with the motion: right for swaying things")],
-        description="Which baked rig plays; both are baked, so switching needs no new bake")
-    basis_error: FloatProperty(name="Shape Key Error", default=0.001, min=1e-6, max=0.5, precision=4,
-                               description="Flowing motion on the grid is compressed to the fewest shape keys (at "
-                                           "most 16) whose error is below this share of the motion")
+    carrier: EnumProperty(name="Sway On", default="TEXTURE", update=_carrier_changed, items=[
+        ("TEXTURE", "Texture", "The picture sways while the plane stays put"),
+        ("GEOMETRY", "Geometry", "The subdivided plane bends with the sway")],
+        description="Where swaying layers play; both rigs are baked, so switching needs no new bake. Flowing "
+                    "layers (Fluid, Drift, a flowing clip) always play on the texture: a mesh cannot flow")
     # What the last bake made, so Clear and re-bake can remove exactly that.
     baked_loop_start: IntProperty(default=0)
     baked_loop_frames: IntProperty(default=0)

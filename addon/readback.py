@@ -1,7 +1,5 @@
-"""The baked motion read back from the packed images: what the warp computes at a loop frame. Used by the flow
-overlay, and by the command line's contact sheet, ST-maps and measurements."""
-
-import math
+"""The baked motion read back from the packed images, in the backend's own array forms: used by the flow overlay,
+and by the command line's contact sheet, ST-maps and measurements (with backend/reference.py)."""
 
 import numpy as np
 
@@ -17,31 +15,50 @@ def atlas_tiles(image, count, width, height):
     return tiles[:count, ::-1]
 
 
-def baked_lookups(settings, frame_index):
-    """(forward, backward, backward weight) at loop frame t, all layers at full strength: lookups (H, W, 2) in
-    UV units, rows top to bottom."""
+def image_rows(image):
+    """A packed data image as (H, W, 4), rows top to bottom."""
+    pixels = np.empty(image.size[0] * image.size[1] * 4, np.float32)
+    image.pixels.foreach_get(pixels)
+    return pixels.reshape(image.size[1], image.size[0], 4)[::-1]
+
+
+def flowing_layers(settings):
+    """[(lookups by age (2H + 1, H, W, 2), phase period)] of the flowing layers, in bake order."""
     width, height = settings.baked_working_size
-    frames = settings.baked_loop_frames
-    forward = np.zeros((height, width, 2), np.float32)
-    backward = np.zeros((height, width, 2), np.float32)
-    weight = (frame_index % frames) / frames
-    phase = 2 * math.pi * frame_index / frames
+    layers = []
     for entry in settings.warp_images:
-        if entry.kind == "FRAMES":
-            tile = atlas_tiles(entry.image, frames, width, height)[frame_index % frames]
-            forward += tile[..., :2]
-            backward += tile[..., 2:]
-        else:
-            for k, tile in enumerate(atlas_tiles(entry.image, entry.terms, width, height), start=1):
-                sway = tile[..., :2] * math.cos(k * phase) + tile[..., 2:] * math.sin(k * phase)
-                forward += sway
-                backward += sway
-    if not any(entry.kind == "FRAMES" for entry in settings.warp_images):
-        weight = 0.0
-    return forward, backward, weight
+        if entry.kind == "AGES":
+            tiles = atlas_tiles(entry.image, entry.terms, width, height)
+            layers.append((np.concatenate([tiles[..., :2], tiles[-1:, ..., 2:]]), entry.period))
+    return layers
+
+
+def swaying_layers(settings):
+    """The spectra (K, H, W, 4) of the swaying layers (Re u, Re v, Im u, Im v), in bake order."""
+    width, height = settings.baked_working_size
+    return [np.concatenate([-tiles[..., :2], tiles[..., 2:]], axis=-1)
+            for tiles in (atlas_tiles(entry.image, entry.terms, width, height)
+                          for entry in settings.warp_images if entry.kind == "SPECTRUM")]
+
+
+def low_band(settings):
+    entry = next((entry for entry in settings.warp_images if entry.kind == "LOW"), None)
+    return None if entry is None else image_rows(entry.image)[..., :3]
 
 
 def content_motion(settings):
-    """How far the content moves in one frame at the loop's start, (h, w, 2) in UV units (v up): the change of
-    the forward lookup from frame 0 to 1, reversed. (The cross-faded average of the two layers would cancel.)"""
-    return -(baked_lookups(settings, 1)[0] - baked_lookups(settings, 0)[0])
+    """How far the content moves in one frame, (h, w, 2) in UV units (v up): the flowing layers' speed (a
+    stream one frame older has its lookup one frame further upstream) plus the sway's change at the loop's start.
+    (Mixing the streams' offsets would cancel: this is the motion of each stream.)"""
+    width, height = settings.baked_working_size
+    motion = np.zeros((height, width, 2), np.float32)
+    for lookups, _ in flowing_layers(settings):
+        half = (len(lookups) - 1) // 2
+        motion -= lookups[half + 1] - lookups[half]
+    frames = settings.baked_loop_frames
+    for spectrum in swaying_layers(settings):
+        for k, term in enumerate(spectrum, start=1):
+            phase = 2 * np.pi * k / frames
+            # the content moves by D(1) - D(0), D(t) = sum Re S cos - Im S sin
+            motion += term[..., :2] * (np.cos(phase) - 1) - term[..., 2:] * np.sin(phase)
+    return motion

@@ -38,21 +38,12 @@ def pluck_variables(obj):
             ("f0", "OBJECT", obj, f'["{PLUCK_FRAME}"]'))
 
 
-def tile_index_expression(loop_start, loop_frames, tiles):
-    """Which of the `tiles` baked frames shows at the scene frame: the loop of `loop_frames` frames from
-    `loop_start`, repeating before and after it, stretched over the tiles when Re-time changed its length."""
-    offset = f"(frame - {loop_start})"
-    within = f"({offset} - {loop_frames} * floor({offset} / {loop_frames}))"
-    if tiles == loop_frames:
-        return f"floor({within})"
-    return f"floor({within} * {tiles} / {loop_frames})"
-
-
-def frame_atlas_expressions(loop_start, loop_frames, tiles, columns):
-    """Drivers of the flowing warp: the atlas column and row of the frame's tile, and the cross-fade weight."""
-    index = tile_index_expression(loop_start, loop_frames, tiles)
-    return {"Column": f"{index} - {columns} * floor({index} / {columns})", "Row": f"floor({index} / {columns})",
-            "Weight": f"{index} / {tiles}"}
+def clock_expression(loop_start, loop_frames, baked_frames):
+    """The flowing layers' clock in baked frames at the scene frame: the loop plays `baked_frames` frames of
+    motion over `loop_frames` scene frames from `loop_start` (the same count unless Re-time changed it)."""
+    if loop_frames == baked_frames:
+        return f"(frame - {loop_start})"
+    return f"((frame - {loop_start}) * {baked_frames / loop_frames!r})"
 
 
 def sway_expression(part, k, loop_start, loop_frames):
@@ -78,12 +69,12 @@ def layer_strength_name(layer):
 
 
 class MotionPart:
-    """One layer's baked motion: flowing lookups (2, T, H, W, 2) with cross-fade weights (T, 2), or a swaying
-    spectrum (K, H, W, 4) of Re u, Re v, Im u, Im v per term k = 1..K; in UV units."""
+    """One layer's baked motion: flowing lookups by stream age (2H + 1, H, W, 2) with the streams' period in
+    frames, or a swaying spectrum (K, H, W, 4) of Re u, Re v, Im u, Im v per term k = 1..K; in UV units."""
 
-    def __init__(self, label, strength, lookup=None, weights=None, spectrum=None):
+    def __init__(self, label, strength, lookup=None, period=0, spectrum=None):
         self.label, self.strength = label, strength
-        self.lookup, self.weights, self.spectrum = lookup, weights, spectrum
+        self.lookup, self.period, self.spectrum = lookup, period, spectrum
 
 
 def motion_parts(result, meta, strengths):
@@ -93,7 +84,7 @@ def motion_parts(result, meta, strengths):
         prefix = layer["prefix"]
         if layer["result"] == "lookup":
             parts.append(MotionPart(layer["name"], strength, lookup=result[f"{prefix}_lookup"],
-                                    weights=result[f"{prefix}_weights"]))
+                                    period=int(layer["phase_frames"])))
         else:
             parts.append(MotionPart(layer["name"], strength, spectrum=result[f"{prefix}_spectrum"]))
     return parts

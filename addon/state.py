@@ -9,7 +9,7 @@ def motion_signature(obj, scene):
     """A short hash of the layers, their guides' placements, the loop and the resolutions."""
     settings = obj.image_dynamics
     parts = [settings.loop_frames or (scene.frame_start, scene.frame_end), settings.working_resolution,
-             settings.grid_resolution, round(settings.basis_error, 9)]
+             settings.grid_resolution]
     for layer in settings.layers:
         parts.append(_group_values(layer))
     return hashlib.sha1(repr(parts).encode("utf-8")).hexdigest()[:16]

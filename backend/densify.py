@@ -1,10 +1,16 @@
 """Sparse hints -> a dense velocity field that follows the picture.
 
 Normalized convolution with an edge-aware filter: hint values and a confidence are splatted onto the grid and
-both are smoothed with the recursive domain-transform filter (Gastal and Oliveira, 2011), whose distances grow
-with the colour change of the guide image. Their ratio spreads each hint through its own region of the picture
-and almost not across strong edges: the flow of a river stays in the river. Finer passes then correct what is
-left at each hint, with a falloff, so that the field at a hint matches it.
+both are smoothed with the recursive domain-transform filter (Gastal and Oliveira, 2011; OpenCV's dtFilter),
+whose distances grow with the colour change of the guide image. Their ratio spreads each hint through its own
+region of the picture and almost not across strong edges: the flow of a river stays in the river. Finer passes
+then correct what is left at each hint, with a falloff, so that the field at a hint matches it.
+
+The guide is the picture's structure, not the picture: the domain transform adds up every colour change along
+the way, so the ripples of water or the blades of a lawn would stop the flow a few waves from its hint. Texture
+is flattened away (L0 gradient minimisation, Xu et al. 2011, on a coarse copy) and the region borders are then
+snapped back to the picture with a guided filter (He et al. 2010), whose variance threshold keeps the borders of
+regions and drops the fine texture.
 """
 
 import math
@@ -16,15 +22,36 @@ import numpy as np
 FINEST_SIGMA_PX = 2.0
 # Confidence, as a share of a lone hint's own, below which the field fades out (across edges, in empty regions).
 REACH = 0.01
+# Size (longest side, px) of the coarse copy whose regions are flattened: detail finer than about 1/240 of the
+# picture (ripples, leaves, grain) is averaged away before the flattening.
+STRUCTURE_PX = 240
+# Strength of the flattening (L0 weight on a 0..1 picture): colour steps of regions smaller than this merge.
+FLATTEN = 0.02
+# Colour variance (0..1 units) under which a patch counts as texture when the borders are snapped back.
+TEXTURE_VARIANCE = 0.1 ** 2
+# How much more a colour step of the structure counts than the same step of the raw picture. Without texture in
+# the guide, the flow crosses only region borders, and a border between water and its bank (often a colour
+# change of 0.5-1 summed over RGB) must hold the flow back at the default edge tolerance.
+BORDER_WEIGHT = 2.0
 
 
 def guide_image(image, width, height):
-    """The picture at the working size, slightly blurred so that texture inside a region does not read as edges."""
-    guide = cv2.resize(image[..., :3], (width, height), interpolation=cv2.INTER_AREA)
-    if guide.ndim == 2:
-        guide = guide[..., None]
-    sigma = max(0.5, 0.005 * max(width, height))
-    return cv2.GaussianBlur(guide, (0, 0), sigma).reshape(height, width, -1).astype(np.float32)
+    """The picture's structure at the working size (H, W, C) float32: regions of flat colour with the picture's
+    borders, so that texture inside a region does not read as edges."""
+    picture = cv2.resize(np.asarray(image, np.float32)[..., :3], (width, height), interpolation=cv2.INTER_AREA)
+    picture = picture.reshape(height, width, -1)
+    sigma = max(0.5, 0.002 * max(width, height))
+    picture = cv2.GaussianBlur(picture, (0, 0), sigma).reshape(height, width, -1)
+    scale = min(1.0, STRUCTURE_PX / max(width, height))
+    small_w, small_h = max(2, round(width * scale)), max(2, round(height * scale))
+    small = cv2.resize(picture, (small_w, small_h), interpolation=cv2.INTER_AREA).reshape(small_h, small_w, -1)
+    flat = cv2.ximgproc.l0Smooth(np.ascontiguousarray(small), lambda_=FLATTEN, kappa=2.0)
+    flat = cv2.resize(flat, (width, height), interpolation=cv2.INTER_LINEAR).reshape(height, width, -1)
+    # The coarse copy blurs the borders by the scale factor; the picture puts them back where they are, and the
+    # variance threshold keeps its texture out.
+    radius = max(1, math.ceil(1.0 / scale))
+    snapped = cv2.ximgproc.guidedFilter(picture, flat, radius, TEXTURE_VARIANCE)
+    return np.ascontiguousarray(snapped.reshape(height, width, -1), np.float32)
 
 
 def edge_costs(guide, sigma_s, sigma_r):
@@ -89,22 +116,29 @@ def impulse_peak(sigma_s, iterations=3):
     """The filter's response at the centre of a lone unit impulse on a flat guide: the confidence one hint has
     on its own, used as the floor of the correction passes so that their effect fades away from the hints."""
     size = 2 * int(min(4 * sigma_s, 2000)) + 1
-    line = np.zeros((size, 1, 1))
+    line = np.zeros((size, 1), np.float32)
     line[size // 2] = 1.0
-    feedback_steps = np.ones((size - 1, 1))
-    for i in range(iterations):
-        sigma_i = sigma_s * math.sqrt(3.0) * 2 ** (iterations - i - 1) / math.sqrt(4 ** iterations - 1)
-        _pass(line, math.exp(-math.sqrt(2.0) / sigma_i) ** feedback_steps, axis=0)
-    return float(line[size // 2, 0, 0]) ** 2  # separable: the same in x and y
+    response = cv2.ximgproc.dtFilter(np.zeros((size, 1), np.float32), line, sigmaSpatial=float(sigma_s),
+                                     sigmaColor=1.0, mode=cv2.ximgproc.DTF_RF, numIters=iterations)
+    return float(response.reshape(-1)[size // 2]) ** 2  # separable: the same in x and y
+
+
+def _spread(numerator, weight, guide, sigma_s, sigma_r):
+    """Domain-transform smoothing of the splatted values and their weight together, (H, W, K + 1) float64."""
+    data = np.concatenate([numerator, weight], axis=2).astype(np.float32)
+    smooth = cv2.ximgproc.dtFilter(guide, data, sigmaSpatial=float(sigma_s), sigmaColor=float(sigma_r),
+                                   mode=cv2.ximgproc.DTF_RF, numIters=3)
+    return smooth.reshape(data.shape).astype(np.float64)
 
 
 def densify(points, velocities, guide, sigma_r=0.25):
     """Dense field (H, W, 2) from hint points (N, 2) and velocities (N, 2), all in working pixels."""
     height, width = guide.shape[:2]
+    guide = np.ascontiguousarray(np.asarray(guide, np.float32).reshape(height, width, -1)[..., :4])
     sigma = float(max(width, height))
-    along_x, along_y = edge_costs(guide, sigma, sigma_r)
+    sigma_r = sigma_r / BORDER_WEIGHT
     numerator, weight = splat(points, velocities, width, height)
-    smooth = recursive_filter(np.concatenate([numerator, weight], axis=2), along_x, along_y, sigma)
+    smooth = _spread(numerator, weight, guide, sigma, sigma_r)
     # The ratio alone would carry a hint's value across any edge, however faint its confidence there; fading
     # with the confidence (against what one hint has at its own place) leaves unreached regions still.
     confidence = smooth[..., 2:]
@@ -114,8 +148,7 @@ def densify(points, velocities, guide, sigma_r=0.25):
     while sigma >= FINEST_SIGMA_PX:
         residual = velocities - sample(field, points)
         numerator, weight = splat(points, residual, width, height)
-        along_x, along_y = edge_costs(guide, sigma, sigma_r)
-        smooth = recursive_filter(np.concatenate([numerator, weight], axis=2), along_x, along_y, sigma)
+        smooth = _spread(numerator, weight, guide, sigma, sigma_r)
         field += smooth[..., :2] / np.maximum(smooth[..., 2:], impulse_peak(sigma))
         sigma /= 4.0
     return field.astype(np.float32)

@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 import torch
 
-from . import clip, densify, fluid, masks, oscillation, predictor
+from . import clip, densify, fluid, loop, masks, oscillation, predictor
 from .device import pick_device
 from .errors import InputError
 
@@ -45,8 +45,8 @@ def run_job(job, image, arrays, progress):
             "device": str(device), "torch": torch.__version__, "layers": []}
     guide = densify.guide_image(image if image.ndim == 3 else image[..., None], width, height)
 
-    soft_masks = [masks.feather_inside(_mask(layer.mask, arrays, width, height, f"mask of layer '{layer.name}'"),
-                                       layer.feather * width) for layer in job.layers]
+    soft_masks = [masks.feather_inside(_contained_mask(layer, arrays, width, height), layer.feather * width)
+                  for layer in job.layers]
     total = np.maximum(sum(soft_masks), 1.0)  # where masks overlap, the layers share the motion, not add it up
     result = {}
     with torch.no_grad():
@@ -73,10 +73,11 @@ def run_job(job, image, arrays, progress):
                 base = source if source is not None else _layer_velocity(layer, grid, guide)
                 velocity = base * envelope[..., None]
                 velocity_t = torch.from_numpy(np.ascontiguousarray(velocity, np.float32)).to(device)
-                lookups, weights, substeps = fluid.loop_lookups(velocity_t, job.loop_frames, progress)
-                result[f"{prefix}_lookup"], result[f"{prefix}_weights"] = lookups, weights
+                period = loop.phase_period(job.loop_frames, layer.phase_frames)
+                lookups, substeps = fluid.age_lookups(velocity_t, loop.half_span(period, job.loop_frames), progress)
+                result[f"{prefix}_lookup"] = lookups
                 result[f"{prefix}_velocity"] = px_to_uv(velocity, width, height).astype(np.float32)
-                info.update(result="lookup", euler_substeps=substeps,
+                info.update(result="lookup", phase_frames=period, phases=loop.PHASES, euler_substeps=substeps,
                             max_speed_px_per_frame=float(np.hypot(*velocity.reshape(-1, 2).T).max()))
             meta["layers"].append(info)
     meta["seconds"] = round(time.perf_counter() - started, 4)
@@ -163,6 +164,18 @@ def _layer_pins(layer, grid, arrays):
     if layer.pin_mask is not None:
         pin_mask = _mask(layer.pin_mask, arrays, grid.width, grid.height, f"pin mask of layer '{layer.name}'")
     return masks.pin_factor(layer.pins, pin_mask, layer.pin_falloff * grid.width, grid.width, grid.height)
+
+
+def _contained_mask(layer, arrays, width, height):
+    """The layer's mask on the working grid, kept at zero within a pixel of its edge so that nothing outside it
+    moves when the motion is drawn at the render's larger size (see masks.interior)."""
+    what = f"mask of layer '{layer.name}'"
+    values = _mask(layer.mask, arrays, width, height, what)
+    if layer.mask.rect is not None:
+        coverage = masks.rect_coverage(layer.mask.rect, width, height)
+    else:
+        coverage = masks.image_coverage(arrays[layer.mask.array], width, height)
+    return values * masks.interior(coverage)
 
 
 def _mask(spec, arrays, width, height, what):

@@ -1,12 +1,10 @@
-"""Fluid layers: sparse hints -> one static Eulerian velocity field -> a seamless loop of lookup offsets.
+"""Flowing layers: one static Eulerian velocity field -> the lookups of the loop's streams, by age.
 
 Eulerian motion (Holynski et al. 2021): the velocity field M(p) (made by densify.py) is fixed, and positions
-follow it by Euler steps.
-We work in the gather form that a texture lookup needs: the colour at pixel x and frame t comes from the source
-position s_t(x), found by following -M back in time for t steps. A loop of T frames cross-fades two layers:
-  forward  layer: lookup s_t   (t steps along -M), weight 1 - t/T   -> the still image at t = 0
-  backward layer: lookup s'_t  (T - t steps along +M), weight t/T   -> the still image at t = T
-so frame T equals frame 0 exactly and no hole opens where content leaves.
+follow it by Euler steps. We work in the gather form that a texture lookup needs: the colour at pixel x of a
+stream of age s comes from the source position found by following -M back s steps (s > 0: the still carried
+downstream) or +M forward |s| steps (s < 0: the still before it arrives). backend/loop.py says how streams of
+ages -P/2..P/2 are staggered and mixed into a seamless loop; here we only integrate, once per whole age.
 Internally positions are in working-grid pixels with y down; the result is in UV units with v up.
 """
 
@@ -21,25 +19,24 @@ import torch.nn.functional as F
 MAX_STEP_PX = 1.0
 
 
-def loop_lookups(velocity, loop_frames, progress):
-    """Both cross-faded layers of lookup offsets, (2, T, H, W, 2) float32 numpy in UV units (v up), and the
-    weights (T, 2). Each frame is written once, straight into the result: its size is the cost floor."""
+def age_lookups(velocity, half_span, progress):
+    """Lookup offsets for every whole age -H..H, (2H + 1, H, W, 2) float32 numpy in UV units (v up): entry
+    s + H is the stream of age s, entry H (age 0) is the still. Each age is written once, straight into the
+    result: its size is the cost floor."""
     substeps = max(1, math.ceil(float(velocity.abs().max()) / MAX_STEP_PX))
     integrate = _integrate_cpu if velocity.device.type == "cpu" else _integrate_torch
-    lookups = integrate(velocity, loop_frames, substeps, progress)
-    t = np.arange(loop_frames, dtype=np.float32) / loop_frames
-    return lookups, np.stack([1.0 - t, t], axis=1), substeps
+    return integrate(velocity, half_span, substeps, progress), substeps
 
 
-def _integrate_cpu(velocity, loop_frames, substeps, progress):
+def _integrate_cpu(velocity, half_span, substeps, progress):
     """The CPU path: OpenCV's bilinear remap gathers the field about twice as fast as grid_sample."""
     field = np.ascontiguousarray(velocity.numpy())
     height, width, _ = field.shape
     ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
     moving = (np.abs(field).sum(axis=-1) > 0).astype(np.float32)  # see _integrate_torch
     to_uv = (moving / width, moving / -height)
-    lookups = np.empty((2, loop_frames, height, width, 2), np.float32)
-    lookups[0, 0] = 0.0
+    lookups = np.empty((2 * half_span + 1, height, width, 2), np.float32)
+    lookups[half_span] = 0.0
     positions = {-1.0: (xs.copy(), ys.copy()), 1.0: (xs.copy(), ys.copy())}
 
     def step(sign):
@@ -56,16 +53,15 @@ def _integrate_cpu(velocity, loop_frames, substeps, progress):
         np.multiply(x - xs, to_uv[0], out=target[..., 0])
         np.multiply(y - ys, to_uv[1], out=target[..., 1])
 
-    for n in range(1, loop_frames + 1):
-        if n < loop_frames:
-            store(lookups[0, n], *step(-1.0))
-        store(lookups[1, loop_frames - n], *step(1.0))
-        progress(f"integrating {loop_frames} frames", n / loop_frames)
+    for n in range(1, half_span + 1):
+        store(lookups[half_span + n], *step(-1.0))  # age +n: where the content came from, n frames upstream
+        store(lookups[half_span - n], *step(1.0))   # age -n: where it will come from, n frames downstream
+        progress(f"integrating {2 * half_span} ages of the flow", n / half_span)
     return lookups
 
 
-def _integrate_torch(velocity, loop_frames, substeps, progress):
-    """The GPU path (CUDA, MPS): grid_sample on the device, each finished frame copied to the host result."""
+def _integrate_torch(velocity, half_span, substeps, progress):
+    """The GPU path (CUDA, MPS): grid_sample on the device, each finished age copied to the host result."""
     height, width, _ = velocity.shape
     device = velocity.device
     field = velocity.permute(2, 0, 1)[None]  # (1, 2, H, W) for grid_sample
@@ -92,14 +88,13 @@ def _integrate_torch(velocity, loop_frames, substeps, progress):
             positions = torch.minimum(torch.clamp(positions, min=0.0), limit)
         return positions
 
-    lookups = np.empty((2, loop_frames, height, width, 2), np.float32)
-    lookups[0, 0] = 0.0
-    backward_pos = forward_pos = grid
-    for n in range(1, loop_frames + 1):
-        if n < loop_frames:
-            forward_pos = step(forward_pos, -1.0)
-            lookups[0, n] = ((forward_pos - grid) * to_uv).cpu().numpy()
-        backward_pos = step(backward_pos, +1.0)
-        lookups[1, loop_frames - n] = ((backward_pos - grid) * to_uv).cpu().numpy()
-        progress(f"integrating {loop_frames} frames", n / loop_frames)
+    lookups = np.empty((2 * half_span + 1, height, width, 2), np.float32)
+    lookups[half_span] = 0.0
+    upstream = downstream = grid
+    for n in range(1, half_span + 1):
+        upstream = step(upstream, -1.0)
+        lookups[half_span + n] = ((upstream - grid) * to_uv).cpu().numpy()
+        downstream = step(downstream, +1.0)
+        lookups[half_span - n] = ((downstream - grid) * to_uv).cpu().numpy()
+        progress(f"integrating {2 * half_span} ages of the flow", n / half_span)
     return lookups

@@ -47,6 +47,7 @@ class Layer:
     pins: list = field(default_factory=list)
     pin_mask: Mask = None
     pin_falloff: float = 0.05
+    phase_frames: int = 0        # flowing layers: the streams' restart period P (0: about a second, dividing T)
     # oscillation
     amplitude: float = 4.0       # source pixels
     wind: float = 0.0            # degrees: 0 to the right, 90 up
@@ -94,6 +95,10 @@ def parse_job(data):
     _expect(isinstance(layers, list) and layers, f"{where}.layers", "must be a non-empty list of layers")
     for index, layer in enumerate(layers):
         job.layers.append(_parse_layer(layer, f"{where}.layers[{index}]"))
+    for index, layer in enumerate(job.layers):
+        _expect(layer.phase_frames == 0 or job.loop_frames % layer.phase_frames == 0,
+                f"{where}.layers[{index}].phase_frames",
+                f"must divide the loop length {job.loop_frames} (or be 0 for about a second), got {layer.phase_frames}")
     names = [layer.name for layer in job.layers]
     _expect(len(set(names)) == len(names), f"{where}.layers", f"layer names must be unique, got {names}")
     return job
@@ -105,17 +110,18 @@ def _parse_layer(data, where):
             f"must be one of {', '.join(LAYER_TYPES)}, not {data.get('type')!r}")
     common = {"feather", "edge_tolerance", "pins", "pin_mask", "pin_falloff"}
     hints = []
+    flowing = common | {"phase_frames"}
     if data["type"] == "fluid":
-        _only_keys(data, where, required={"name", "type", "mask", "hints"}, optional=common)
+        _only_keys(data, where, required={"name", "type", "mask", "hints"}, optional=flowing)
         hints = data["hints"]
         _expect(isinstance(hints, list) and hints, f"{where}.hints", "must list at least one hint")
     elif data["type"] == "drift":
-        _only_keys(data, where, required={"name", "type", "mask", "velocity"}, optional=common)
+        _only_keys(data, where, required={"name", "type", "mask", "velocity"}, optional=flowing)
     elif data["type"] == "oscillation":
         _only_keys(data, where, required={"name", "type", "mask"}, optional=common | {
             "amplitude", "wind", "terms", "falloff", "scale", "seed", "sway_across"})
     else:
-        _only_keys(data, where, required={"name", "type", "mask"}, optional=common | {
+        _only_keys(data, where, required={"name", "type", "mask"}, optional=flowing | {
             "clip", "clip_array", "motion", "method", "model", "reuse_model", "train_seconds", "terms", "scale",
             "seed", "sway_across"})
         _expect(("clip" in data) != ("clip_array" in data), where, "needs exactly one of 'clip' and 'clip_array'")
@@ -149,6 +155,7 @@ def _parse_layer(data, where):
         pins=[_parse_pin(pin, f"{where}.pins[{i}]") for i, pin in enumerate(pins)],
         pin_mask=_parse_mask(data["pin_mask"], f"{where}.pin_mask") if "pin_mask" in data else None,
         pin_falloff=_number(data.get("pin_falloff", 0.05), f"{where}.pin_falloff", 0.0, 1.0),
+        phase_frames=_int(data.get("phase_frames", 0), f"{where}.phase_frames", 0, 100000),
         amplitude=_number(data.get("amplitude", 4.0), f"{where}.amplitude", 0.0, 10000.0),
         wind=_number(data.get("wind", 0.0), f"{where}.wind", -360.0, 360.0),
         terms=_int(data.get("terms", 8), f"{where}.terms", 1, MAX_TERMS),

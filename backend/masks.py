@@ -44,6 +44,33 @@ def image_mask(array, width, height, what):
     return np.clip(resized, 0.0, 1.0).astype(np.float32)
 
 
+def rect_coverage(rect, width, height):
+    """Share of each pixel's area inside the UV rectangle (v up): 1 only for pixels wholly inside it."""
+    u0, v0, u1, v1 = rect
+    u_edges = np.arange(width + 1, dtype=np.float64) / width
+    v_edges = 1.0 - np.arange(height + 1, dtype=np.float64) / height
+    along_u = np.clip(np.minimum(u_edges[1:], u1) - np.maximum(u_edges[:-1], u0), 0, None) * width
+    along_v = np.clip(np.minimum(v_edges[:-1], v1) - np.maximum(v_edges[1:], v0), 0, None) * height
+    return (along_v[:, None] * along_u[None, :]).astype(np.float32)
+
+
+def image_coverage(array, width, height):
+    """Share of each working pixel's area where the mask image is not black."""
+    image = to_float_image(array, "the mask")
+    if image.ndim == 3:
+        image = image[..., :3].max(axis=2) if image.shape[2] >= 3 else image[..., 0]
+    return cv2.resize((image > 0).astype(np.float32), (width, height), interpolation=cv2.INTER_AREA)
+
+
+def interior(coverage):
+    """Pixels that may move when the motion is drawn at any larger size: those whose 3x3 neighbourhood lies
+    wholly inside the mask. A renderer interpolates the working grid bilinearly between the four pixel centres
+    around a point; if any of them could move, a point just outside the mask would move too. So the motion is
+    kept at zero on every pixel within one pixel of the mask's edge, and nothing outside it moves at any size."""
+    whole = (coverage >= 1.0 - 1e-4).astype(np.uint8)
+    return cv2.erode(whole, np.ones((3, 3), np.uint8), borderType=cv2.BORDER_REPLICATE).astype(np.float32)
+
+
 def feather_inside(mask, feather_px):
     """Fade the mask to zero over `feather_px` pixels inside its edge; it stays exactly zero outside."""
     if feather_px < 0.5:

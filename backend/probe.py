@@ -27,9 +27,10 @@ def probe():
     report = {"python": platform.python_version(), "executable": sys.executable,
               "python_ok": sys.version_info[:2] >= MIN_PYTHON, "min_python": ".".join(map(str, MIN_PYTHON)),
               "packages": {}, "devices": [], "free_memory": free_memory_bytes()}
-    for module, name in (("numpy", "numpy"), ("cv2", "opencv-python-headless"), ("torch", "torch")):
-        try:
-            report["packages"][name] = getattr(importlib.import_module(module), "__version__", "?")
+    for module, name in (("numpy", "numpy"), ("cv2.ximgproc", "opencv-contrib-python-headless"), ("torch", "torch")):
+        try:  # cv2.ximgproc: the plain opencv wheel has cv2 without the edge-aware filters the backend uses
+            importlib.import_module(module)
+            report["packages"][name] = getattr(importlib.import_module(module.split(".")[0]), "__version__", "?")
         except Exception as exc:  # any import failure means: not usable
             report["packages"][name] = None
             report.setdefault("import_errors", {})[name] = f"{type(exc).__name__}: {exc}"

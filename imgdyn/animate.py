@@ -22,12 +22,13 @@ import time
 import bpy
 import numpy as np
 
-from . import extension, measure, outputs
+from . import extension, measure, outputs, quality
 from .layers import UsageError, parse_layers
 from .progress import StageProgress
 
 LOOP_TOLERANCE = 1.0 / 255.0
-STILL_TOLERANCE_PX = 0.01
+LEAK_TOLERANCE_LEVELS = 2.0
+PIXEL_FILTER_PX = 0.75
 FORMATS = ("mp4", "gif", "png")
 
 
@@ -44,7 +45,7 @@ def parse_args(argv):
     animate.add_argument("--out", help="output folder (default: out/<name>)")
     animate.add_argument("--name", help="base name of the .blend (default: the image's name)")
     animate.add_argument("--formats", default="mp4", help="any of mp4,gif,png (png keeps the frames)")
-    animate.add_argument("--width", type=int, default=320, help="render width in pixels (default 320)")
+    animate.add_argument("--width", type=int, default=1280, help="render width in pixels (default 1280)")
     animate.add_argument("--fps", type=float, default=24.0, help="frames per second (default 24)")
     animate.add_argument("--samples", type=int, default=4, help="Cycles samples per pixel (default 4)")
     animate.add_argument("--grid", type=int, default=64, help="shape-key grid vertices along the long side")
@@ -121,6 +122,7 @@ def apply_job(obj, job, job_dir, grid):
         layer.feather = spec.get("feather", 0.02)
         layer.edge_tolerance = spec.get("edge_tolerance", 0.25)
         layer.pin_falloff = spec.get("pin_falloff", 0.05)
+        layer.phase_frames = spec.get("phase_frames", 0)
         layer.mask_source, layer.mask_rect, layer.mask_image = _mask(spec["mask"], job_dir)
         if "pin_mask" in spec:
             layer.pin_image = _mask(spec["pin_mask"], job_dir)[2]
@@ -181,6 +183,8 @@ def setup_scene(obj, loop_frames, width, samples, fps=24.0):
     scene.cycles.device = "CPU"
     scene.cycles.samples = samples
     scene.cycles.use_denoising = False
+    # Cycles' default 1.5 px pixel filter softens a still picture by about 40%; a narrow one keeps it sharp.
+    scene.cycles.filter_width = PIXEL_FILTER_PX
     scene.view_settings.view_transform = "Standard"
 
 
@@ -252,6 +256,7 @@ def run(args, job, job_dir, formats, name, folder):
                                                                             f"frame {done}/{total}"))
     with tempfile.TemporaryDirectory() as scratch:
         loop_end = measure.render_frame(start + frames, scratch)
+        still = measure.render_still(obj, start, scratch)
     lap("render")
 
     produced = {"blend": blend_path, "contact_sheet": os.path.join(folder, "contact_sheet.png")}
@@ -269,9 +274,9 @@ def run(args, job, job_dir, formats, name, folder):
         outputs.write_stmaps(settings, produced["stmap"])
         lap("stmap")
 
-    first = measure.read_image(frame_paths[0])
-    middle = measure.read_image(frame_paths[len(frame_paths) // 2])
-    image = obj.active_material.node_tree.nodes["Image Texture"].image
+    rendered = [measure.read_image(path) for path in frame_paths]
+    first, middle = rendered[0], rendered[len(rendered) // 2]
+    moving = measure.moving_region(job, job_dir, first.shape[1], first.shape[0])
     report = {
         "image": os.path.abspath(args.image),
         "outputs": produced,
@@ -281,8 +286,8 @@ def run(args, job, job_dir, formats, name, folder):
         "render_size": [bpy.context.scene.render.resolution_x, bpy.context.scene.render.resolution_y],
         "loop_error": float(np.abs(first - loop_end).max()),
         "mid_loop_change": float(np.abs(first - middle).mean()),
-        "still_region_motion_px": measure.still_region_motion_px(settings, job, list(image.size)),
-        "shape_keys": len(obj.data.shape_keys.key_blocks) - 1,
+        "leak_levels": quality.leak_levels(rendered, still, moving),
+        "shape_keys": len(obj.data.shape_keys.key_blocks) - 1 if obj.data.shape_keys else 0,
     }
     if "png" in formats:
         produced["frames"] = os.path.join(folder, "frames")
@@ -313,11 +318,11 @@ def _summary(report):
     failed = []
     if report["loop_error"] >= LOOP_TOLERANCE:
         failed.append(f"loop error {report['loop_error']:.5f} >= 1/255")
-    if report["still_region_motion_px"] >= STILL_TOLERANCE_PX:
-        failed.append(f"still-region motion {report['still_region_motion_px']:.5f} px >= {STILL_TOLERANCE_PX}")
+    if report["leak_levels"] > LEAK_TOLERANCE_LEVELS:
+        failed.append(f"{report['leak_levels']:.1f} levels of change 3 px or more outside the masks")
     outputs_line = ", ".join(f"{key} {path}" for key, path in report["outputs"].items())
-    print(f"\nwrote {outputs_line}\nloop error {report['loop_error']:.6f}, still-region motion "
-          f"{report['still_region_motion_px']:.6f} px, timings {report['timings_s']}", file=sys.stderr)
+    print(f"\nwrote {outputs_line}\nloop error {report['loop_error']:.6f}, change outside the masks "
+          f"{report['leak_levels']:.2f} levels, timings {report['timings_s']}", file=sys.stderr)
     if failed:
         print("FAILED: " + "; ".join(failed), file=sys.stderr)
         return 1

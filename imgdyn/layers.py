@@ -18,7 +18,7 @@ TYPES = {"fluid": "fluid", "drift": "drift", "sway": "oscillation", "oscillation
 NUMBERS = {"feather", "pin_falloff", "edge_tolerance", "amplitude", "wind", "falloff", "scale", "sway_across",
            "train_seconds"}
 WORDS = {"clip", "motion", "method", "model"}
-WHOLE_NUMBERS = {"terms", "seed"}
+WHOLE_NUMBERS = {"terms", "seed", "phase_frames"}
 
 
 def parse_layers(layer_args):

@@ -1,9 +1,12 @@
-"""Measurements of a baked plane, read back from what Blender holds: rendered pixels and the baked atlases."""
+"""Measurements of a baked plane, from what Blender renders: frames, the still at strength 0, the masks at the
+render's size. The numbers themselves are imgdyn/quality.py's."""
 
 import os
 
 import bpy
 import numpy as np
+
+from . import quality
 
 
 def render_frame(frame, folder):
@@ -21,6 +24,22 @@ def render_frame(frame, folder):
     return read_image(path)
 
 
+def render_still(obj, frame, folder):
+    """The frame with the object's motion_strength at 0 (the still picture through the same rig), the strength
+    put back as it was (keyframes included)."""
+    strength = obj.animation_data.action if obj.animation_data else None
+    if obj.animation_data:
+        obj.animation_data.action = None
+    saved = obj.get("motion_strength", 1.0)
+    obj["motion_strength"] = 0.0
+    try:
+        return render_frame(frame, folder)
+    finally:
+        obj["motion_strength"] = saved
+        if strength is not None:
+            obj.animation_data.action = strength
+
+
 def read_image(path):
     """An image file's stored values, float32 (H, W, 3), rows top to bottom."""
     image = bpy.data.images.load(path)
@@ -34,46 +53,27 @@ def read_image(path):
         bpy.data.images.remove(image)
 
 
-def _readback():
-    from imgdyn.extension import extension_module
-    return extension_module("addon.readback")
-
-
-def atlas_tiles(settings):
-    """The baked frame lookups of all flowing layers read back from their packed atlases, summed: (T, H, W, 4)
-    in image row order, UV units (RG forward, BA backward)."""
-    width, height = settings.baked_working_size
-    frames = settings.baked_loop_frames
-    return sum(_readback().atlas_tiles(entry.image, frames, width, height)
-               for entry in settings.warp_images if entry.kind == "FRAMES")
-
-
-def baked_lookups(settings, frame_index):
-    """What the warp computes at loop frame t (see addon/readback.py)."""
-    return _readback().baked_lookups(settings, frame_index)
-
-
-def still_mask(job, width, height):
-    """True where no layer of the job may move, on the working grid (pixel centres, as the backend does)."""
+def moving_region(job, job_dir, width, height):
+    """Where any layer of the job may move, at the render's size (the whole picture in view): rectangles exactly,
+    mask images where they are not black."""
     u = (np.arange(width) + 0.5) / width
     v = 1.0 - (np.arange(height) + 0.5) / height
     moving = np.zeros((height, width), bool)
     for layer in job["layers"]:
-        u0, v0, u1, v1 = layer["mask"].get("rect", (0.0, 0.0, 1.0, 1.0))  # an image mask: count it all as moving
-        moving |= ((v >= v0) & (v <= v1))[:, None] & ((u >= u0) & (u <= u1))[None, :]
-    return ~moving
+        mask = layer["mask"]
+        if "rect" in mask:
+            u0, v0, u1, v1 = mask["rect"]
+            moving |= ((v >= v0) & (v <= v1))[:, None] & ((u >= u0) & (u <= u1))[None, :]
+        else:
+            pixels = read_image(os.path.join(job_dir, mask["image"])).max(axis=2) > 0
+            rows = np.clip((np.arange(height) + 0.5) * pixels.shape[0] / height, 0, pixels.shape[0] - 1).astype(int)
+            columns = np.clip((np.arange(width) + 0.5) * pixels.shape[1] / width, 0,
+                              pixels.shape[1] - 1).astype(int)
+            moving |= quality.grow(pixels[rows][:, columns], 1)  # nearest sampling can miss a sliver
+    return moving
 
 
-def still_region_motion_px(settings, job, image_size):
-    """Largest displacement, in source-image pixels, that the bake holds anywhere outside every mask."""
-    width, height = settings.baked_working_size
-    still = still_mask(job, width, height)
-    if not still.any():
-        return 0.0
-    scale = np.array(image_size, np.float32)
-    largest = 0.0
-    for frame in range(settings.baked_loop_frames):
-        for lookup in baked_lookups(settings, frame)[:2]:
-            offsets_px = lookup[still] * scale
-            largest = max(largest, float(np.hypot(offsets_px[:, 0], offsets_px[:, 1]).max()))
-    return largest
+def flow_lookups(settings):
+    """The first flowing layer's lookups by stream age, (2H + 1, h, w, 2) in UV units, read back from the bake."""
+    from .extension import extension_module
+    return extension_module("addon.readback").flowing_layers(settings)[0][0]

@@ -84,23 +84,40 @@ def write_image(pixels, path, file_format):
 
 
 def write_stmaps(settings, folder):
-    """One EXR per loop frame at the working resolution: RG = the ST (UV) to read for the forward layer, BA for
-    the backward one, and stmap.json with the weight of the backward layer per frame. A compositor warps the
-    still with both maps (STMap) and dissolves by that weight."""
+    """ST-maps of the loop at the working resolution, for compositors: for each flowing layer, each loop frame
+    and each of its streams, `<layer>/stmap_<frame>_<stream>.exr` with RG = the ST (UV) to read and B = the
+    stream's weight at that frame (the sway of swaying layers included). Warp the still with each map (STMap),
+    multiply by B and add the streams up; stmap.json lists the weights too. (Blender's warp also keeps the mix as
+    sharp as the still, see docs/job-spec.md; a plain weighted sum is slightly softer.)"""
+    readback = extension_module("addon.readback")
+    loop = extension_module("backend.loop")
+    reference = extension_module("backend.reference")
     os.makedirs(folder, exist_ok=True)
     width, height = settings.baked_working_size
-    u = (np.arange(width, dtype=np.float32) + 0.5) / width
-    v = 1.0 - (np.arange(height, dtype=np.float32) + 0.5) / height
-    identity = np.stack(np.broadcast_arrays(u[None, :], v[:, None]), axis=-1)
-    weights = []
-    for frame in range(settings.baked_loop_frames):
-        forward, backward, weight = measure.baked_lookups(settings, frame)
-        write_image(np.concatenate([identity + forward, identity + backward], axis=-1),
-                    os.path.join(folder, f"stmap_{frame:04d}.exr"), "OPEN_EXR")
-        weights.append(weight)
+    frames = settings.baked_loop_frames
+    identity = reference.pixel_uvs(width, height)
+    spectra = readback.swaying_layers(settings)
+    layers = readback.flowing_layers(settings) or [(None, 0)]
+    record = {"frames": frames, "size": [width, height], "streams": loop.PHASES, "layers": []}
+    for index, (lookups, period) in enumerate(layers):
+        layer_folder = os.path.join(folder, f"layer{index}")
+        os.makedirs(layer_folder, exist_ok=True)
+        weights = []
+        for frame in range(frames):
+            sway = sum(reference.sway_offset(spectrum, 2 * math.pi * frame / frames, identity)
+                       for spectrum in spectra)
+            streams = ([loop.phase(frame, i, period, frames) for i in range(loop.PHASES)] if lookups is not None
+                       else [(0.0, 1.0)])
+            for stream, (age, weight) in enumerate(streams):
+                offset = reference.stream_offset(lookups, age, identity) if lookups is not None else 0.0
+                st = identity + sway + offset
+                write_image(np.concatenate([st, np.full(st.shape[:2] + (1,), weight, np.float32)], axis=-1),
+                            os.path.join(layer_folder, f"stmap_{frame:04d}_{stream}.exr"), "OPEN_EXR")
+            weights.append([weight for _, weight in streams])
+        record["layers"].append({"folder": f"layer{index}", "phase_frames": period, "weights": weights})
     with open(os.path.join(folder, "stmap.json"), "w", encoding="utf-8") as handle:
-        json.dump({"frames": settings.baked_loop_frames, "size": [width, height], "backward_weight": weights,
-                   "channels": "R,G: forward ST; B,A: backward ST"}, handle, indent=1)
+        json.dump(dict(record, channels="R,G: ST (UV) to read; B: the stream's weight at this frame"), handle,
+                  indent=1)
 
 
 def contact_sheet(frame_paths, settings, path, arrows_across=14):
@@ -123,11 +140,13 @@ def contact_sheet(frame_paths, settings, path, arrows_across=14):
 
 
 def _moving_region(settings):
-    frames = settings.baked_loop_frames
+    """Where the bake moves anything, on the working grid."""
+    readback = extension_module("addon.readback")
     largest = np.zeros(tuple(settings.baked_working_size)[::-1], np.float32)
-    for frame in range(0, frames, max(1, frames // 8)):
-        for lookup in measure.baked_lookups(settings, frame)[:2]:
-            largest = np.maximum(largest, np.hypot(lookup[..., 0], lookup[..., 1]))
+    for lookups, _ in readback.flowing_layers(settings):
+        largest = np.maximum(largest, np.abs(lookups).max(axis=(0, 3)))
+    for spectrum in readback.swaying_layers(settings):
+        largest = np.maximum(largest, np.abs(spectrum).max(axis=(0, 3)))
     return (largest > 1e-6).astype(np.float32)
 
 

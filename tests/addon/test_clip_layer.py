@@ -30,9 +30,9 @@ def test_clip_speed_and_learned_motion_are_baked(plane, tmp_path):
     layer.hints.clear()
     layer.layer_type, layer.clip_path = "CLIP", write_clip(str(tmp_path / "clip"))
     assert bpy.ops.image_dynamics.generate() == {"FINISHED"}
-    tiles = measure.atlas_tiles(plane.image_dynamics)
-    height, width = tiles.shape[1:3]
-    lookup_px = tiles[1, round(0.71 * height), width // 2, :2] * [640, 360]  # in the river, after one frame
+    lookups = measure.flow_lookups(plane.image_dynamics)
+    height, width = lookups.shape[1:3]
+    lookup_px = lookups[len(lookups) // 2 + 1, round(0.71 * height), width // 2] * [640, 360]  # one frame old
     # 2 px per frame of a 128-wide clip is 10 px per frame of the 640-wide still; the lookup points upstream
     assert lookup_px[0] < -5 and abs(lookup_px[1]) < 0.3 * abs(lookup_px[0])
 

@@ -83,12 +83,12 @@ def test_baked_motion_follows_the_arrow_and_stops_at_the_pin(layer_plane):
     bpy.context.view_layer.update()
     assert bpy.ops.image_dynamics.generate() == {"FINISHED"}
     settings = layer_plane.image_dynamics
-    tiles = measure.atlas_tiles(settings)  # (T, H, W, 4) read back from the packed bake
-    height, width = tiles.shape[1:3]
-    forward = tiles[LOOP // 2, height // 2, width // 2, :2]
-    assert forward[0] < 0 and abs(forward[1]) < 0.2 * abs(forward[0])  # looks left (upstream): moves right
+    lookups = measure.flow_lookups(settings)  # (2H + 1, H, W, 2) by stream age, read back from the packed bake
+    height, width = lookups.shape[1:3]
+    older = lookups[len(lookups) // 2 + 3, height // 2, width // 2]
+    assert older[0] < 0 and abs(older[1]) < 0.2 * abs(older[0])  # looks left (upstream): moves right
     pin_x, pin_y = round(0.2 * width - 0.5), round(0.5 * height - 0.5)
-    assert np.abs(tiles[:, pin_y, pin_x]).max() * 640 < 0.01
+    assert np.abs(lookups[:, pin_y, pin_x]).max() * 640 < 0.01
 
     pin_name = pin_object.name
     assert bpy.ops.image_dynamics.guide_remove(index=1) == {"FINISHED"}
@@ -116,9 +116,9 @@ def test_subdivided_plane_with_a_vertex_group_mask(plane):
     spec = job_of(plane)["layers"][0]
     assert spec["mask"] == {"array": "mask0"}
     assert bpy.ops.image_dynamics.generate() == {"FINISHED"}
-    tiles = measure.atlas_tiles(plane.image_dynamics)
-    height = tiles.shape[1]
-    motion_by_row = np.abs(tiles).max(axis=(0, 2, 3))
+    lookups = measure.flow_lookups(plane.image_dynamics)
+    height = lookups.shape[1]
+    motion_by_row = np.abs(lookups).max(axis=(0, 2, 3))
     assert motion_by_row[: height // 2 - 2].max() == 0.0        # the upper half (weight 0) stays still
     assert motion_by_row[round(0.71 * height)] > 0              # the river row in the lower half moves
     assert bpy.ops.image_dynamics.clear() == {"FINISHED"}

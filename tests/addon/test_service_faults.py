@@ -63,7 +63,7 @@ def test_fault_is_reported_and_the_earlier_bake_survives(plane, tmp_path, fault,
 def test_python_without_torch_is_explained(plane):
     counts = datablock_counts()
     preferences().backend_python = sys.executable  # the Blender environment: numpy, but no torch or opencv
-    with pytest.raises(RuntimeError, match=r"opencv-python-headless, torch are not installed for .*Install Backend"):
+    with pytest.raises(RuntimeError, match=r"opencv-contrib-python-headless, torch are not installed for .*Install Backend"):
         bpy.ops.image_dynamics.generate()
     assert datablock_counts() == counts
 
@@ -77,7 +77,7 @@ def test_absent_cuda_is_explained(plane):
 def test_environment_problems_each_have_their_own_message():
     client = dev_extension.extension_module("addon.backend_client")
     good = {"executable": "/py", "python": "3.11.7", "python_ok": True, "min_python": "3.10",
-            "packages": {"numpy": "2", "opencv-python-headless": "5", "torch": "2.13"}, "devices": ["cpu"]}
+            "packages": {"numpy": "2", "opencv-contrib-python-headless": "5", "torch": "2.13"}, "devices": ["cpu"]}
     assert client.environment_problem(good) is None
     assert "needs 3.10 or newer" in client.environment_problem(dict(good, python="3.8.1", python_ok=False))
     assert "torch is not installed" in client.environment_problem(
@@ -95,8 +95,9 @@ def test_check_backend_shows_what_it_found(extension):
 
 
 def long_job(frames, resolution):
+    """One stream period as long as the loop: `frames` ages of the flow to integrate."""
     return {"loop_frames": frames, "working_resolution": resolution, "device": "cpu", "layers": [
-        {"name": "w", "type": "fluid", "mask": {"rect": [0, 0, 1, 1]},
+        {"name": "w", "type": "fluid", "mask": {"rect": [0, 0, 1, 1]}, "phase_frames": frames,
          "hints": [{"uv": [0.5, 0.5], "velocity": [1, 0]}]}]}
 
 

@@ -146,7 +146,7 @@ def test_paint_mask_makes_the_layers_own_image(plane):
     assert bpy.context.scene.tool_settings.image_paint.canvas == image
     # the mask really is the layer's mask: unpainted (black), it keeps the whole picture still
     assert bpy.ops.image_dynamics.generate() == {"FINISHED"}
-    assert np.abs(measure.atlas_tiles(plane.image_dynamics)).max() == 0.0
+    assert np.abs(measure.flow_lookups(plane.image_dynamics)).max() == 0.0
     assert bpy.ops.image_dynamics.paint_mask() == {"FINISHED"}
     assert layer.mask_image == image  # the same image, not a new one
 

@@ -34,7 +34,7 @@ def test_generate_writes_the_result(tmp_path):
     result = np.load(out)
     meta = json.loads(str(result["meta"]))
     assert meta["loop_frames"] == 12 and meta["image_size"] == [640, 360]
-    assert result["layer0_lookup"].shape == (2, 12, 36, 64, 2)
+    assert result["layer0_lookup"].shape == (13, 36, 64, 2)  # 12 frames: one phase period, ages -6..6
 
 
 def test_mask_image_path_is_read_relative_to_the_job(tmp_path):

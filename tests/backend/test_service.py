@@ -50,9 +50,9 @@ def test_handshake_and_generate(service):
     header, arrays, progress = receive_until_final(service)
     assert header["type"] == "result" and header["id"] == 1, header
     assert header["meta"]["device"] == "cpu"
-    assert arrays["layer0_lookup"].shape == (2, 8, 19, 32, 2)
+    assert arrays["layer0_lookup"].shape == (9, 19, 32, 2)  # 8 frames: one phase period, ages -4..4
     assert progress and progress[-1]["fraction"] == 1.0
-    assert any("integrating 8 frames" in p["stage"] for p in progress)
+    assert any("integrating 8 ages of the flow" in p["stage"] for p in progress)
 
 
 def test_unknown_job_key_is_a_typed_error_and_the_service_goes_on(service):
