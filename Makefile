@@ -9,11 +9,14 @@ export IMAGE_DYNAMICS_BACKEND_PYTHON := $(BACKEND_PY)
 
 .PHONY: demo test test-backend test-addon bench quality dist venvs clean
 
-# The main job on each shipped sample: out/demo (the river), out/demo-sky, out/demo-tree.
+# The main job on each shipped sample at 1280 px wide or more: out/demo (the waterfall), out/demo-<sample>.
 demo: venvs
-	$(BLENDER_PY) -m imgdyn animate samples/river/river.png --job samples/river/job.json --out out/demo --name demo --formats mp4,gif
-	$(BLENDER_PY) -m imgdyn animate samples/sky/sky.png --job samples/sky/job.json --out out/demo-sky --formats mp4,gif
-	$(BLENDER_PY) -m imgdyn animate samples/tree/tree.png --job samples/tree/job.json --out out/demo-tree --formats mp4,gif
+	$(BLENDER_PY) -m imgdyn animate samples/waterfall/waterfall.jpg --job samples/waterfall/job.json --out out/demo --name demo --formats mp4,gif --samples 2
+	$(BLENDER_PY) -m imgdyn animate samples/clouds/clouds.jpg --job samples/clouds/job.json --out out/demo-clouds --formats mp4,gif --samples 2
+	$(BLENDER_PY) -m imgdyn animate samples/lake/lake.jpg --job samples/lake/job.json --out out/demo-lake --formats mp4,gif --samples 2 --width 1920
+	$(BLENDER_PY) -m imgdyn animate samples/river/river.png --job samples/river/job.json --out out/demo-river --formats mp4,gif --samples 2
+	$(BLENDER_PY) -m imgdyn animate samples/sky/sky.png --job samples/sky/job.json --out out/demo-sky --formats mp4,gif --samples 2
+	$(BLENDER_PY) -m imgdyn animate samples/tree/tree.png --job samples/tree/job.json --out out/demo-tree --formats mp4,gif --samples 2
 
 test: test-backend test-addon
 

@@ -4,10 +4,10 @@ import time
 
 import bpy
 
-from . import backend_client, overlay, panels, preferences, properties
+from . import backend_client, clock, overlay, panels, preferences, properties
 from .jobs import active_job
 
-_modules = (preferences, properties, panels)
+_modules = (preferences, properties, panels, clock)
 IDLE_CHECK_S = 30.0
 
 

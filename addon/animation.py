@@ -67,6 +67,16 @@ def fcurves_of(id_data):
     return channelbag.fcurves if channelbag else ()
 
 
+def remove_fcurve(id_data, fcurve):
+    """Take one F-curve out of the ID's own action (layered actions in 4.4+, legacy before)."""
+    action = id_data.animation_data.action
+    if hasattr(action, "fcurves"):
+        action.fcurves.remove(fcurve)
+        return
+    from bpy_extras.anim_utils import action_get_channelbag_for_slot
+    action_get_channelbag_for_slot(action, id_data.animation_data.action_slot).fcurves.remove(fcurve)
+
+
 def remove_animation(id_data):
     """Drop the ID's drivers and its action (deleting the action too, so none are left orphaned)."""
     anim = id_data.animation_data

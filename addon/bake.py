@@ -2,10 +2,11 @@
 
 import numpy as np
 
+from ..backend import loop
 from ..backend.errors import InputError
 from .bake_shapekeys import build_shape_mesh, clear_shape_keys, install_shape_mesh
-from ..backend import loop
 from .bake_warp import SWAY_SWITCH, build_warp, clear_warp, install_warp, remove_warp_data
+from .clock import bake_clocks, flowing_strengths, remove_clocks
 from .rig import ensure_rig_properties, motion_parts
 
 
@@ -30,9 +31,9 @@ def check_result(meta, result, loop_frames, strengths):
     except (KeyError, TypeError, ValueError) as exc:
         raise InputError(f"the backend's result is incomplete ({exc}); the scene was not changed") from None
     for part in parts:
+        ages = 2 * loop.half_span(part.period, loop_frames) + 1 if part.period >= 1 else 0
         if part.lookup is not None and (part.period < 1 or loop_frames % part.period
-                                        or part.lookup.shape != (2 * loop.half_span(part.period, loop_frames) + 1, height,
-                                                                 width, 2)):
+                                        or part.lookup.shape != (ages, height, width, 2)):
             raise InputError(f"the backend sent arrays of shape {part.lookup.shape} for a phase period of "
                              f"{part.period} frames, which do not fit a loop of {loop_frames} at {width}x{height}; "
                              f"the scene was not changed")
@@ -68,10 +69,12 @@ def bake(plane, settings, motion, loop_start, loop_frames, grid_resolution, sign
     settings.baked_signature = signature
     settings.baked_working_size = motion.working_size
     apply_carrier(obj, settings)
+    bake_clocks(obj)
     return shape_keys
 
 
 def clear(obj, settings):
+    remove_clocks(obj, flowing_strengths(settings))
     clear_warp(settings)
     clear_shape_keys(obj, settings)
     settings.baked_loop_start = settings.baked_loop_frames = 0

@@ -19,12 +19,15 @@ import numpy as np
 from ..backend import loop, reference
 from .animation import add_driver, remove_animation
 from .plane import PlaneError, painting_texels
-from .rig import STRENGTH, clock_expression, pluck_variables, sway_expression
+from .clock import clock_name
+from .rig import STRENGTH, pluck_variables, sway_expression
 
 MAX_ATLAS_SIDE = 16384
 NODE_NAME = "ImageDynamics Warp"
 UV_NODE_NAME = "ImageDynamics UV"
 SWAY_SWITCH = "Sway On Texture"
+# Below this strength a flowing layer fades to the still picture (above it, strength is only speed).
+STILL_BELOW = 0.1
 IMAGE_NODE_KEY = "imgdyn_image_node"
 
 
@@ -55,7 +58,8 @@ def clock_node_name(layer_index):
 
 def build_warp(obj, plane, motion, timing):
     """(images, node group) for a bake: per layer an atlas, and the painting's low band when a layer flows;
-    nothing in the scene uses them yet. `images` are (image, kind, count, period) for the settings' record."""
+    nothing in the scene uses them yet. `images` are (image, kind, count, period, strength) for the settings'
+    record."""
     width, height = motion.working_size
     images = []
     try:
@@ -63,17 +67,17 @@ def build_warp(obj, plane, motion, timing):
             if part.lookup is not None:
                 image = _atlas_image(f"ImageDynamics Flow ({obj.name}, {part.label})", age_tiles(part.lookup),
                                      width, height)
-                images.append((image, "AGES", len(part.lookup) - 1, part.period))
+                images.append((image, "AGES", len(part.lookup) - 1, part.period, part.strength))
             else:
                 tiles = np.concatenate([-part.spectrum[..., :2], part.spectrum[..., 2:]], axis=-1)
                 image = _atlas_image(f"ImageDynamics Sway ({obj.name}, {part.label})", tiles, width, height)
-                images.append((image, "SPECTRUM", len(part.spectrum), 0))
+                images.append((image, "SPECTRUM", len(part.spectrum), 0, ""))
         low = None
         if motion.flowing():
             painting = reference.Painting(*painting_texels(plane.image))
             low = _data_image(f"ImageDynamics Low Band ({obj.name})",
                               reference.low_band(painting.linear(), loop.low_band_sigma(plane.image.size[0])))
-            images.append((low, "LOW", 0, 0))
+            images.append((low, "LOW", 0, 0, ""))
         group = _warp_group(obj, plane, motion, [entry[0] for entry in images], low, timing)
     except BaseException:
         for image, *_ in images:
@@ -86,9 +90,9 @@ def install_warp(plane, settings, images, group):
     _insert_group(plane.material, plane.image_node, group)
     settings.warp_material, settings.warp_group = plane.material, group
     settings.warp_images.clear()
-    for image, kind, count, period in images:
+    for image, kind, count, period, strength in images:
         entry = settings.warp_images.add()
-        entry.image, entry.kind, entry.terms, entry.period = image, kind, count, period
+        entry.image, entry.kind, entry.terms, entry.period, entry.strength = image, kind, count, period, strength
 
 
 def remove_warp_data(images, group):
@@ -112,15 +116,12 @@ def clear_warp(settings):
 
 
 def set_timing(settings, loop_start, loop_frames):
-    """Point the drivers of the frame at a loop of `loop_frames` frames from `loop_start` (Generate and Re-time):
-    the flowing layers' clocks, and the sway terms' cos and sin."""
+    """Point the sway terms' drivers at a loop of `loop_frames` frames from `loop_start` (Re-time); the flowing
+    layers' clocks are F-curves (addon/clock.py)."""
     group = settings.warp_group
     if group is None or group.animation_data is None:
         return
     expressions = {}
-    flowing = [entry for entry in settings.warp_images if entry.kind == "AGES"]
-    for index in range(len(flowing)):
-        expressions[clock_node_name(index)] = clock_expression(loop_start, loop_frames, settings.baked_loop_frames)
     for k in range(1, max([e.terms for e in settings.warp_images if e.kind == "SPECTRUM"], default=0) + 1):
         expressions[f"Cos {k}"] = sway_expression("cos", k, loop_start, loop_frames)
         expressions[f"Sin {k}"] = sway_expression("sin", k, loop_start, loop_frames)
@@ -287,9 +288,12 @@ def _warp_group(obj, plane, motion, images, low, timing):
     flowing = [(part, image) for part, image in zip(motion.parts, images) if part.lookup is not None]
     for index, (part, image) in enumerate(flowing):
         y = -700 - 1600 * index
-        mixed, mixed_alpha = _stream_mix(build, index, part, image, low, plane, clamped_uv, base_uv,
+        mixed, mixed_alpha = _stream_mix(build, obj, index, part, image, low, plane, clamped_uv, base_uv,
                                          (width, height), timing, on_picture, y)
-        gain = build.math("MINIMUM", _layer_gain(build, part, strength, 3000, y), 1.0, 3150, y)
+        # The strength is the flow's speed (its clock); only near 0 does the still picture come back, so that
+        # strength 0 is the still and easing in starts from it.
+        gain = build.math("MINIMUM", build.math("MULTIPLY", _layer_gain(build, part, strength, 3000, y),
+                                                1.0 / STILL_BELOW, 3075, y), 1.0, 3150, y)
         color = build.vector_math("ADD", color, build.scale(
             build.vector_math("SUBTRACT", mixed, build.gamma(base_color, 1.0 / loop.GAMMA, 3150, y - 200),
                               3300, y), gain, 3450, y), 3600, y)
@@ -341,7 +345,8 @@ def _layer_gain(build, part, strength, x, y):
     return build.math("MULTIPLY", layer, strength, x, y)
 
 
-def _stream_mix(build, index, part, image, low, plane, clamped_uv, base_uv, working_size, timing, on_picture, y):
+def _stream_mix(build, obj, index, part, image, low, plane, clamped_uv, base_uv, working_size, timing, on_picture,
+                y):
     """One flowing layer's streams read and mixed: (display-space colour, alpha) sockets."""
     width, height = working_size
     tiles = len(part.lookup) - 1
@@ -350,7 +355,8 @@ def _stream_mix(build, index, part, image, low, plane, clamped_uv, base_uv, work
     sigma = loop.low_band_sigma(plane.image.size[0])
     to_px = (plane.image.size[0] / sigma, plane.image.size[1] / sigma, 0.0)
     offsets, weights, low_mix, high_mix, alpha_mix = [], [], None, None, None
-    clock = build.driven_value(clock_node_name(index), clock_expression(*timing, timing[1]), -2300, y)
+    clock = build.driven_value(clock_node_name(index), "c", -2300, y, (
+        ("c", "OBJECT", obj, f'["{clock_name(part.strength)}"]'),))
     for phase in range(loop.PHASES):
         py = y - 500 * phase
         age, weight = _phase(build, clock, phase, part.period, timing[1], -2150, py)

@@ -52,6 +52,9 @@ class IMAGEDYN_PT_main(bpy.types.Panel):
         box.prop(settings, "grid_resolution")
         if STRENGTH in obj.keys():
             box.prop(obj, f'["{STRENGTH}"]', text="Motion Strength")
+            if any(entry.kind == "AGES" for entry in settings.warp_images):
+                box.label(text="Flows run at the strength's speed (a loop every T / strength frames)",
+                          icon="INFO")
         if settings.has_sway:
             row = box.row(align=True)
             row.operator("image_dynamics.pluck", icon="FORCE_WIND")

@@ -107,6 +107,7 @@ class IMAGEDYN_PG_baked_image(bpy.types.PropertyGroup):
                               ("LOW", "Low band of the painting", "")])
     terms: IntProperty(default=0)  # tiles: ages of a flow (2H), or terms of a sway
     period: IntProperty(default=0)  # a flow's phase period in frames
+    strength: StringProperty(default="")  # a flow's strength property, which drives its clock
 
 
 def _carrier_changed(settings, context):

@@ -1,11 +1,12 @@
 """Re-time: play a bake over a new frame range without computing the motion again.
 
-Flowing layers run their streams' clock at baked_frames / loop_frames per scene frame; swaying terms keep whole
-cycles per loop; both still loop exactly. Only driver expressions change.
+Flowing layers run their streams' clock at baked_frames / loop_frames per scene frame (their clock F-curves are
+baked anew); swaying terms keep whole cycles per loop; both still loop exactly.
 """
 
 from .bake_shapekeys import TERMS
 from .bake_warp import set_timing
+from .clock import bake_clocks
 from .rig import sway_expression
 
 
@@ -18,3 +19,4 @@ def retime(settings, loop_start, loop_frames):
             part = "cos" if term > 0 else "sin"
             fcurve.driver.expression = f"{sway_expression(part, abs(term), loop_start, loop_frames)} * s * l"
     settings.timing_start, settings.timing_frames = loop_start, loop_frames
+    bake_clocks(settings.id_data)

@@ -38,14 +38,6 @@ def pluck_variables(obj):
             ("f0", "OBJECT", obj, f'["{PLUCK_FRAME}"]'))
 
 
-def clock_expression(loop_start, loop_frames, baked_frames):
-    """The flowing layers' clock in baked frames at the scene frame: the loop plays `baked_frames` frames of
-    motion over `loop_frames` scene frames from `loop_start` (the same count unless Re-time changed it)."""
-    if loop_frames == baked_frames:
-        return f"(frame - {loop_start})"
-    return f"((frame - {loop_start}) * {baked_frames / loop_frames!r})"
-
-
 def sway_expression(part, k, loop_start, loop_frames):
     """Weight of the cos or sin part of term k at the frame: the loop, plus (on the cos part) the damped
     oscillation started by the last pluck, which is 0 before it, rises, and dies away."""

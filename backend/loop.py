@@ -5,9 +5,9 @@ take the loop from here (the shader rebuilds `phase` with math nodes; a test hol
 A flowing layer is N streams ("phases") of the same flow. Each stream shows the still image carried along the
 flow for an age that runs from -P/2 to +P/2 frames and then restarts; the streams are staggered by P/N frames and
 weighted by sin^2 windows over their age, which sum to one at every moment and are zero at each restart, so no
-restart is seen (flow maps in real-time graphics do the same with two phases). Everything repeats every P frames
-and P divides the loop length T, so frame T is frame 0 exactly. A stream never travels far (P/2 frames of motion, plus the
-cycle shift below), so nothing streaks; P is the artist's "phase period".
+restart is seen (flow maps in real-time graphics do the same with two phases). P divides the loop length T and
+the schedule depends on the clock modulo T, so frame T is frame 0 exactly. A stream never travels far (P/2 frames
+of motion, plus the cycle shift below), so nothing streaks; P is the artist's "phase period".
 
 Were every cycle of a stream the same, the picture would repeat every P frames, well inside the loop. So each of
 the T/P cycles is centred on another age (spread over +-P/4 frames, changing only at the stream's unseen

@@ -33,10 +33,11 @@ class FlowNet(nn.Module):
         return self.layers(images)
 
 
-def train(frames, mean_flow, seconds, progress=None, seed=0, device="cpu"):
+def train(frames, mean_flow, seconds, progress=None, seed=0, device="cpu", steps=None):
     """Train on random patches of the clip's frames against the same patches of its mean flow.
 
-    frames (N, H, W, 3) uint8, mean_flow (H, W, 2) px/frame. Stops after `seconds` (at least a few steps).
+    frames (N, H, W, 3) uint8, mean_flow (H, W, 2) px/frame. Stops after `seconds` (at least a few steps), or after
+    exactly `steps` steps when given (then the result does not depend on how busy the machine is).
     Returns (model, scale, loss_curve).
     """
     torch.manual_seed(seed)
@@ -49,14 +50,19 @@ def train(frames, mean_flow, seconds, progress=None, seed=0, device="cpu"):
     model = FlowNet().to(device)
     optimiser = torch.optim.Adam(model.parameters(), lr=3e-3)
     with torch.enable_grad():  # jobs run under no_grad; training needs gradients
-        curve = _fit(model, optimiser, images, target, patch, seconds, rng, progress)
+        curve = _fit(model, optimiser, images, target, patch, seconds, rng, progress, steps)
     return model.eval(), scale, curve
 
 
-def _fit(model, optimiser, images, target, patch, seconds, rng, progress):
+def _fit(model, optimiser, images, target, patch, seconds, rng, progress, steps=None):
     height, width = target.shape[1:]
     curve, started, step = [], time.perf_counter(), 0
-    while step < 20 or time.perf_counter() - started < seconds:
+
+    def more():
+        if steps is not None:
+            return step < steps
+        return step < 20 or time.perf_counter() - started < seconds
+    while more():
         picks = rng.integers(0, len(images), BATCH)
         ys, xs = rng.integers(0, height - patch + 1, BATCH), rng.integers(0, width - patch + 1, BATCH)
         batch = torch.stack([images[i, :, y:y + patch, x:x + patch] for i, y, x in zip(picks, ys, xs)])

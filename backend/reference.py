@@ -140,9 +140,9 @@ def blend_streams(painting, low, base_uv, offsets, weights):
 def render(painting, low, layers, size, supersample=1):
     """One frame, (height, width, 4) linear RGBA. `painting` is a Painting, `low` its low band, `size`
     the frame's (width, height) over the whole picture. `layers` lists dicts: {"lookups", "clock", "gain",
-    "period", "loop_frames"} for a flowing layer (gain: its strength, 0..1, mixing the still back in), {"spectrum", "phase",
-    "gain"} for a swaying one (gain scales the sway). `supersample` n averages n x n samples per pixel, as a
-    renderer with several samples and a box filter does."""
+    "period", "loop_frames"} for a flowing layer (gain: how much of the flow shows, 0..1; the warp uses
+    min(1, strength / 0.1)), {"spectrum", "phase", "gain"} for a swaying one (gain scales the sway).
+    `supersample` n averages n x n samples per pixel, as a renderer with several samples and a box filter does."""
     if supersample > 1:
         width, height = size
         fine = render(painting, low, layers, (width * supersample, height * supersample))

@@ -17,7 +17,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from backend import densify, fluid, oscillation  # noqa: E402
+from backend import densify, fluid, loop, oscillation  # noqa: E402
 from backend.device import pick_device  # noqa: E402
 from backend.jobspec import parse_job  # noqa: E402
 from backend.protocol import read_message, write_message  # noqa: E402
@@ -96,12 +96,13 @@ def main(out_path):
         rows.append({"stage": "densify", "width": width, "height": height, "frames": None, "seconds": seconds,
                      "floor_seconds": write_floor((height, width, 2)), "output_bytes": field.nbytes})
         velocity = torch.from_numpy(field).to(device)
-        for frames in LOOPS:
-            seconds, (lookups, _, _) = timed(fluid.loop_lookups, velocity, frames, lambda *a: None)
+        for frames in LOOPS:  # the streams need one phase period of ages, whatever the loop's length
+            ages = loop.half_span(loop.phase_period(frames), frames)
+            seconds, (lookups, _) = timed(fluid.age_lookups, velocity, ages, lambda *a: None)
             nbytes = lookups.nbytes
             del lookups
             rows.append({"stage": "integrate", "width": width, "height": height, "frames": frames,
-                         "seconds": seconds, "floor_seconds": write_floor((2, frames, height, width, 2)),
+                         "seconds": seconds, "floor_seconds": write_floor((2 * ages + 1, height, width, 2)),
                          "output_bytes": nbytes})
             print(f"integrate {width}x{height} x {frames}: {seconds:.2f} s", file=sys.stderr, flush=True)
         envelope = np.ones((height, width), np.float32)

@@ -37,16 +37,18 @@ def smooth_noise(rng, shape, cells=6):
 
 
 def synthetic_flow(width, height, frames, rng):
-    """A loop shaped like the fluid engine's: lookups growing from the still image and back, in UV units."""
+    """Lookups by stream age shaped like the fluid engine's (a smooth field, straight paths), in UV units, and the
+    phase period."""
+    loop = extension.extension_module("backend.loop")
+    period = loop.phase_period(frames)
+    half = loop.half_span(period, frames)
     velocity = smooth_noise(rng, (height, width, 2)) * np.array([2.0 / width, 1.0 / height], np.float32)
-    t = np.arange(frames, dtype=np.float32)[:, None, None, None]
-    forward, backward = -t * velocity, (frames - t) * velocity
-    t = np.arange(frames, dtype=np.float32) / frames
-    return np.stack([forward, backward]), np.stack([1 - t, t], axis=1)
+    ages = np.arange(-half, half + 1, dtype=np.float32)[:, None, None, None]
+    return -ages * velocity, period
 
 
-def motion(lookup=None, weights=None, spectrum=None, size=(160, 90)):
-    part = extension.extension_module("addon.rig").MotionPart("bench", "motion_strength_layer1", lookup, weights,
+def motion(lookup=None, period=0, spectrum=None, size=(160, 90)):
+    part = extension.extension_module("addon.rig").MotionPart("bench", "motion_strength_layer1", lookup, period,
                                                                spectrum)
     return extension.extension_module("addon.bake").Motion([part], size)
 
@@ -89,27 +91,28 @@ def main(out_path):
     settings = plane.image_dynamics
     image_plane = plane_module.ImagePlane(plane)
 
-    lookup, weights = synthetic_flow(160, 90, LOOP, rng)
+    lookup, period = synthetic_flow(160, 90, LOOP, rng)
+    spectrum = smooth_noise(rng, (8, 90, 160, 4)) * 0.002
     for grid in (64, 128, 256, 512):
-        seconds, (mesh, keys) = timed(shape_module.build_shape_mesh, image_plane, settings, motion(lookup, weights),
+        seconds, (mesh, keys) = timed(shape_module.build_shape_mesh, image_plane, settings, motion(spectrum=spectrum),
                                       1, LOOP, grid)
         rows.append({"stage": "bake shape keys", "size": f"grid {grid}x{round(grid * 9 / 16)}",
                      "seconds": seconds, "shape_keys": keys})
         shape_module.remove_shape_mesh(mesh)
     for width in (256, 512, 1024):
         height = round(width * 9 / 16)
-        big_lookup, big_weights = synthetic_flow(width, height, LOOP, rng)
-        seconds, warp = timed(warp_module.build_warp, plane, motion(big_lookup, big_weights, size=(width, height)),
-                              1, LOOP)
-        rows.append({"stage": "bake warp texture", "size": f"{width}x{height} x {LOOP} frames", "seconds": seconds})
+        big_lookup, big_period = synthetic_flow(width, height, LOOP, rng)
+        seconds, warp = timed(warp_module.build_warp, plane, image_plane,
+                              motion(big_lookup, big_period, size=(width, height)), (1, LOOP))
+        rows.append({"stage": "bake warp texture", "size": f"{width}x{height}, a {LOOP}-frame loop",
+                     "seconds": seconds})
         warp_module.remove_warp_data(*warp)
         del big_lookup
 
-    spectrum = smooth_noise(rng, (8, 90, 160, 4)) * 0.002
     with tempfile.TemporaryDirectory() as folder:
         static_play = playback_seconds()
         static_render = render_seconds(folder)
-        for label, baked in (("fluid", motion(lookup, weights)), ("sway", motion(spectrum=spectrum))):
+        for label, baked in (("fluid", motion(lookup, period)), ("sway", motion(spectrum=spectrum))):
             bake_module.bake(image_plane, settings, baked, 1, LOOP, 64)
             for carrier in ("TEXTURE", "GEOMETRY"):
                 settings.carrier = carrier
@@ -122,8 +125,30 @@ def main(out_path):
             rows.append({"stage": "render (Cycles, 320x180, 4 samples)", "size": f"{label} warp",
                          "seconds": seconds, "baseline_seconds": static_render, "ratio": seconds / static_render})
             bake_module.clear(plane, settings)
+    rows += generate_and_bake_rows()
     with open(out_path, "w", encoding="utf-8") as handle:
         json.dump({"blender": bpy.app.version_string, "rows": rows}, handle, indent=1)
+
+
+def generate_and_bake_rows(samples=("river", "waterfall")):
+    """Generate + bake of a sample's own job through the operator, the backend already warm (a second Generate)."""
+    rows = []
+    for name in samples:
+        folder = os.path.join(extension.REPO_ROOT, "samples", name)
+        with open(os.path.join(folder, "job.json"), encoding="utf-8") as handle:
+            job = json.load(handle)
+        image = next(os.path.join(folder, entry) for entry in sorted(os.listdir(folder))
+                     if entry.startswith(name + "."))
+        bpy.ops.wm.read_factory_settings(use_empty=True)
+        extension.enable(device="cpu")
+        obj = animate.import_plane(image)
+        animate.apply_job(obj, job, folder, grid=64)
+        animate.setup_scene(obj, job["loop_frames"], width=320, samples=1)
+        bpy.ops.image_dynamics.generate()  # starts the backend
+        seconds, _ = timed(bpy.ops.image_dynamics.generate)
+        rows.append({"stage": "generate + bake", "size": f"{name} sample: working {job['working_resolution']}, "
+                                                         f"{job['loop_frames']} frames", "seconds": seconds})
+    return rows
 
 
 if __name__ == "__main__":

@@ -52,8 +52,25 @@ def parse_args(argv):
     animate.add_argument("--working-resolution", type=int, help="longest side of the motion grid")
     animate.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), help="where the backend computes")
     animate.add_argument("--stmap", action="store_true", help="also write ST-map EXRs of the loop")
+    animate.add_argument("--strength", type=strength_keys, metavar="FRAME:VALUE,...",
+                         help="keyframes of the motion strength, e.g. 1:0,24:1 eases the motion in over the first "
+                              "24 frames (flowing layers speed up, swaying ones grow)")
     animate.add_argument("--backend-python", help="Python of the backend environment")
     return parser.parse_args(argv)
+
+
+def strength_keys(text):
+    """`--strength 1:0,24:1` -> [(1, 0.0), (24, 1.0)]."""
+    keys = []
+    for pair in text.split(","):
+        frame, _, value = pair.partition(":")
+        try:
+            keys.append((int(frame), float(value)))
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"'{pair}' is not FRAME:VALUE (a whole frame, a number)") from None
+        if not math.isfinite(keys[-1][1]) or keys[-1][1] < 0:
+            raise argparse.ArgumentTypeError(f"strength {value} at frame {frame} must be 0 or more")
+    return keys
 
 
 def build_job(args):
@@ -242,6 +259,11 @@ def run(args, job, job_dir, formats, name, folder):
         raise RuntimeError(str(exc).strip().removeprefix("Error: ")) from None
     finally:
         jobs.progress_listeners.remove(listener)
+    if args.strength:
+        for frame, value in args.strength:
+            obj["motion_strength"] = value
+            obj.keyframe_insert('["motion_strength"]', frame=frame)
+        extension.extension_module("addon.clock").bake_clocks(obj)
     lap("generate_and_bake")
 
     blend_path = os.path.join(folder, f"{name}.blend")
@@ -285,6 +307,7 @@ def run(args, job, job_dir, formats, name, folder):
         "fps": args.fps,
         "render_size": [bpy.context.scene.render.resolution_x, bpy.context.scene.render.resolution_y],
         "loop_error": float(np.abs(first - loop_end).max()),
+        "strength_keys": args.strength or [],
         "mid_loop_change": float(np.abs(first - middle).mean()),
         "leak_levels": quality.leak_levels(rendered, still, moving),
         "shape_keys": len(obj.data.shape_keys.key_blocks) - 1 if obj.data.shape_keys else 0,
@@ -316,7 +339,7 @@ def _relocated(report, staging, out_dir):
 def _summary(report):
     print(json.dumps(report, indent=2))
     failed = []
-    if report["loop_error"] >= LOOP_TOLERANCE:
+    if report["loop_error"] >= LOOP_TOLERANCE and not report["strength_keys"]:  # a ramp is not meant to repeat
         failed.append(f"loop error {report['loop_error']:.5f} >= 1/255")
     if report["leak_levels"] > LEAK_TOLERANCE_LEVELS:
         failed.append(f"{report['leak_levels']:.1f} levels of change 3 px or more outside the masks")

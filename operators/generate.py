@@ -156,6 +156,10 @@ class IMAGEDYN_OT_generate(bpy.types.Operator):
         except (PlaneError, BackendError) as exc:
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
+        flowing = [part.label for part in motion.flowing()]
+        if settings.carrier == "GEOMETRY" and flowing:
+            self.report({"WARNING"}, f"{', '.join(flowing)} flow{'s' if len(flowing) == 1 else ''} on the texture: a "
+                                     f"mesh cannot flow, so Sway On: Geometry moves only the swaying layers")
         width, height = meta["working_size"]
         what = "Preview: baked" if self.preview else "Baked"
         self.report({"INFO"}, f"{what} a {self._loop_frames}-frame loop from frame {self._loop_start} "

@@ -91,6 +91,23 @@ def test_layers_on_the_command_line(tmp_path):
     assert set(report["outputs"]) == {"blend", "video", "contact_sheet"}
 
 
+def test_the_command_line_eases_the_motion_in(tmp_path):
+    common = ("--frames", "8", "--working-resolution", "48", "--layer", "drift", "rect=0,0.5,1,1", "speed=3",
+              "--width", "64", "--samples", "1", "--formats", "png")
+    eased = animate(os.path.join(SAMPLE, "river.png"), *common, "--out", str(tmp_path / "eased"),
+                    "--strength", "1:0,5:1")
+    steady = animate(os.path.join(SAMPLE, "river.png"), *common, "--out", str(tmp_path / "steady"),
+                     "--strength", "1:0,2:0")
+    assert eased.returncode == 0 and steady.returncode == 0, eased.stderr[-3000:] + steady.stderr[-3000:]
+    assert json.loads((tmp_path / "eased" / "report.json").read_text())["strength_keys"] == [[1, 0.0], [5, 1.0]]
+
+    def frame(run, number):
+        return measure.read_image(str(tmp_path / run / "frames" / f"frame_{number:04d}.png"))
+    assert np.abs(frame("eased", 1) - frame("steady", 1)).max() < 1 / 255  # strength 0: the still picture
+    assert np.abs(frame("steady", 6) - frame("steady", 1)).max() < 1 / 255  # ... held at 0
+    assert np.abs(frame("eased", 6) - frame("eased", 1)).max() > 0.05  # ... or eased into motion
+
+
 @pytest.mark.parametrize("args, words", [
     (["missing.png", "--layer", "fluid", "hint=0.5,0.5,1,0"], "error: image 'missing.png' does not exist"),
     ([os.path.join(SAMPLE, "river.png"), "--layer", "lava"], "error: --layer 1: unknown layer type 'lava'"),
@@ -108,3 +125,20 @@ def test_bad_arguments_get_one_line_and_write_nothing(tmp_path, args, words):
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(words), done.stderr
     assert os.listdir(tmp_path) == []
+
+
+def test_the_command_lines_frames_drift_at_the_speed_asked(tmp_path):
+    """The rendered PNG frames of `imgdyn animate` move as the job says (a 360 px picture rendered 240 wide)."""
+    from test_rendered_motion import textured_png
+    from imgdyn import quality
+    picture = textured_png(str(tmp_path / "texture.png"), 360, 204)
+    out = tmp_path / "out"
+    done = animate(picture, "--frames", "12", "--working-resolution", "60", "--layer", "drift", "rect=0,0,1,1",
+                   "speed=1.8", "angle=30", "--out", str(out), "--width", "240", "--samples", "2", "--formats", "png")
+    assert done.returncode == 0, done.stderr[-3000:]
+    frames = [measure.read_image(str(out / "frames" / name)) for name in sorted(os.listdir(out / "frames"))]
+    height, width = frames[0].shape[:2]
+    centres = [(x * width, y * height) for x in (0.3, 0.7) for y in (0.3, 0.7)]
+    measured = np.median(quality.rendered_speed(frames, centres), axis=0)
+    expected = 1.8 / 1.5 * np.array([np.cos(np.radians(30)), -np.sin(np.radians(30))])  # render px, y down
+    assert np.linalg.norm(measured - expected) <= 0.1 * np.linalg.norm(expected), (measured, expected)

@@ -2,7 +2,6 @@
 a drift's speed measured on rendered frames, nothing moving outside the mask at a render size larger than the
 motion grid, and flowing layers that flow whichever carrier is chosen."""
 
-import os
 
 import bpy
 import numpy as np
@@ -140,3 +139,34 @@ def quality_coords(obj, rest=False):
     coords = np.empty(len(mesh.vertices) * 3, np.float32)
     mesh.vertices.foreach_get("co", coords)
     return coords.reshape(-1, 3)
+
+
+def test_one_hint_moves_a_whole_textured_river(extension, tmp_path, render):
+    """Rippled water between textured banks, the mask its band, one hint, the default edge tolerance: the render
+    moves at least 90% of the river's textured pixels (its ripples do not stop the flow)."""
+    width, height = 320, 180
+    rng = np.random.default_rng(5)
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+    ripples = np.sin(2 * np.pi * xs / 7 + 2 * np.sin(ys / 5)) * np.sin(2 * np.pi * ys / 9)
+    grain = np.kron(rng.random((height // 3 + 1, width // 3 + 1, 3)), np.ones((3, 3, 1)))[:height, :width] - 0.5
+    picture = np.where((ys > 0.3 * height)[..., None] & (ys < 0.7 * height)[..., None],
+                       np.array([0.1, 0.25, 0.4]) + 0.25 * grain + 0.1 * ripples[..., None],
+                       np.array([0.45, 0.6, 0.2]) + 0.3 * grain)
+    image = bpy.data.images.new("river", width, height)
+    pixels = np.ones((height, width, 4), np.float32)
+    pixels[..., :3] = np.clip(picture, 0, 1)
+    image.pixels.foreach_set(pixels[::-1].ravel())
+    image.filepath_raw, image.file_format = str(tmp_path / "river.png"), "PNG"
+    image.save()
+    bpy.data.images.remove(image)
+    layers = [{"name": "river", "type": "fluid", "mask": {"rect": [0.0, 0.3, 1.0, 0.7]}, "feather": 0.0,
+               "hints": [{"uv": [0.3, 0.5], "velocity": [2.5, 0.3]}]}]
+    obj = animate.import_plane(str(tmp_path / "river.png"))
+    animate.apply_job(obj, {"loop_frames": 12, "working_resolution": 160, "layers": layers}, str(tmp_path), grid=16)
+    animate.setup_scene(obj, 12, width=width, samples=1)
+    assert bpy.ops.image_dynamics.generate() == {"FINISHED"}
+    frames = [render(frame) for frame in range(1, 13, 3)]
+    still = measure.render_still(obj, 1, str(tmp_path))
+    moving = measure.moving_region({"layers": layers}, str(tmp_path), width, height)
+    assert quality.fill(frames, still, ~quality.grow(~moving, 3)) >= 0.9
+    assert quality.leak_levels(frames, still, moving) < 2.0

@@ -63,7 +63,8 @@ def test_fault_is_reported_and_the_earlier_bake_survives(plane, tmp_path, fault,
 def test_python_without_torch_is_explained(plane):
     counts = datablock_counts()
     preferences().backend_python = sys.executable  # the Blender environment: numpy, but no torch or opencv
-    with pytest.raises(RuntimeError, match=r"opencv-contrib-python-headless, torch are not installed for .*Install Backend"):
+    with pytest.raises(RuntimeError,
+                       match=r"opencv-contrib-python-headless, torch are not installed for .*Install Backend"):
         bpy.ops.image_dynamics.generate()
     assert datablock_counts() == counts
 
