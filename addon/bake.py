@@ -31,7 +31,7 @@ def check_result(meta, result, loop_frames, strengths):
     except (KeyError, TypeError, ValueError) as exc:
         raise InputError(f"the backend's result is incomplete ({exc}); the scene was not changed") from None
     for part in parts:
-        ages = 2 * loop.half_span(part.period, loop_frames) + 1 if part.period >= 1 else 0
+        ages = 2 * loop.half_span(part.period) + 1
         if part.lookup is not None and (part.period < 1 or loop_frames % part.period
                                         or part.lookup.shape != (ages, height, width, 2)):
             raise InputError(f"the backend sent arrays of shape {part.lookup.shape} for a phase period of "

@@ -289,7 +289,7 @@ def _warp_group(obj, plane, motion, images, low, timing):
     for index, (part, image) in enumerate(flowing):
         y = -700 - 1600 * index
         mixed, mixed_alpha = _stream_mix(build, obj, index, part, image, low, plane, clamped_uv, base_uv,
-                                         (width, height), timing, on_picture, y)
+                                         (width, height), on_picture, y)
         # The strength is the flow's speed (its clock); only near 0 does the still picture come back, so that
         # strength 0 is the still and easing in starts from it.
         gain = build.math("MINIMUM", build.math("MULTIPLY", _layer_gain(build, part, strength, 3000, y),
@@ -318,19 +318,11 @@ def _on_picture(build, image):
     return clamp
 
 
-def _phase(build, clock, index, period, loop_frames, x, y):
+def _phase(build, clock, index, period, x, y):
     """Stream `index`'s (age, weight) sockets from the layer's clock, as backend/loop.phase computes them."""
     shifted = build.math("ADD", clock, index * period / loop.PHASES, x, y)
     position = build.math("FLOORED_MODULO", shifted, float(period), x + 150, y)
     age = build.math("SUBTRACT", position, period / 2, x + 300, y)
-    cycles = loop_frames // period
-    if cycles > 1:
-        shift = loop.cycle_shift(period, loop_frames)
-        cycle = build.math("FLOORED_MODULO", build.math("FLOOR", build.math("DIVIDE", shifted, float(period), x + 150,
-                                                                             y + 150), None, x + 300, y + 150),
-                           float(cycles), x + 450, y + 150)
-        spread = build.math("MULTIPLY", cycle, 2 * shift / (cycles - 1), x + 600, y + 150)
-        age = build.math("ADD", age, build.math("SUBTRACT", spread, shift, x + 750, y + 150), x + 900, y)
     sine = build.math("SINE", build.math("MULTIPLY", position, math.pi / period, x + 300, y - 150), None, x + 450,
                       y - 150)
     weight = build.math("MULTIPLY", build.math("MULTIPLY", sine, sine, x + 600, y - 150), 2.0 / loop.PHASES,
@@ -345,8 +337,7 @@ def _layer_gain(build, part, strength, x, y):
     return build.math("MULTIPLY", layer, strength, x, y)
 
 
-def _stream_mix(build, obj, index, part, image, low, plane, clamped_uv, base_uv, working_size, timing, on_picture,
-                y):
+def _stream_mix(build, obj, index, part, image, low, plane, clamped_uv, base_uv, working_size, on_picture, y):
     """One flowing layer's streams read and mixed: (display-space colour, alpha) sockets."""
     width, height = working_size
     tiles = len(part.lookup) - 1
@@ -359,7 +350,7 @@ def _stream_mix(build, obj, index, part, image, low, plane, clamped_uv, base_uv,
         ("c", "OBJECT", obj, f'["{clock_name(part.strength)}"]'),))
     for phase in range(loop.PHASES):
         py = y - 500 * phase
-        age, weight = _phase(build, clock, phase, part.period, timing[1], -2150, py)
+        age, weight = _phase(build, clock, phase, part.period, -2150, py)
         # Which tile holds the two whole ages around this one, and how far between them.
         position = build.math("ADD", age, float(half), -1450, py)
         tile = build.math("FLOOR", build.math("MINIMUM", position, float(tiles - 1), -1300, py), None, -1150, py)

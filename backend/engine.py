@@ -74,7 +74,7 @@ def run_job(job, image, arrays, progress):
                 velocity = base * envelope[..., None]
                 velocity_t = torch.from_numpy(np.ascontiguousarray(velocity, np.float32)).to(device)
                 period = loop.phase_period(job.loop_frames, layer.phase_frames)
-                lookups, substeps = fluid.age_lookups(velocity_t, loop.half_span(period, job.loop_frames), progress)
+                lookups, substeps = fluid.age_lookups(velocity_t, loop.half_span(period), progress)
                 result[f"{prefix}_lookup"] = lookups
                 result[f"{prefix}_velocity"] = px_to_uv(velocity, width, height).astype(np.float32)
                 info.update(result="lookup", phase_frames=period, phases=loop.PHASES, euler_substeps=substeps,

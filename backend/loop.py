@@ -6,12 +6,10 @@ A flowing layer is N streams ("phases") of the same flow. Each stream shows the 
 flow for an age that runs from -P/2 to +P/2 frames and then restarts; the streams are staggered by P/N frames and
 weighted by sin^2 windows over their age, which sum to one at every moment and are zero at each restart, so no
 restart is seen (flow maps in real-time graphics do the same with two phases). P divides the loop length T and
-the schedule depends on the clock modulo T, so frame T is frame 0 exactly. A stream never travels far (P/2 frames
-of motion, plus the cycle shift below), so nothing streaks; P is the artist's "phase period".
-
-Were every cycle of a stream the same, the picture would repeat every P frames, well inside the loop. So each of
-the T/P cycles is centred on another age (spread over +-P/4 frames, changing only at the stream's unseen
-restart): one cycle shows the flow a little further along than the next, and only the whole loop repeats.
+the schedule depends on the clock modulo T, so frame T is frame 0 exactly. A stream never travels more than P/2 frames
+of motion, so nothing streaks; P is the artist's "phase period". The picture repeats every P frames. (Centring
+each of the T/P cycles on another age, so that only the whole loop repeats, was measured: on the lake sample it
+made the frame-to-frame change pulse with the cycles, CV 0.04-0.08 against 0.015, so it is not done.)
 
 Mixing N displaced copies would soften the picture (a double exposure). The colours are mixed in a display-like
 space (gamma 2.2) in two bands: the low band (the picture blurred by `LOW_BAND_SIGMA`) is averaged with the
@@ -44,27 +42,16 @@ def phase_period(loop_frames, requested=0):
     return min(usable, key=lambda d: (abs(math.log(d / PREFERRED_PERIOD)), -d))
 
 
-def cycle_shift(period, loop_frames):
-    """D: the cycles' centres spread over -D..D frames of age (none when one cycle fills the loop)."""
-    return period / 4 if loop_frames > period else 0.0
-
-
-def half_span(period, loop_frames):
+def half_span(period):
     """H: stream ages run from -H to +H frames; lookups are stored for every whole age in that range."""
-    return math.ceil(period / 2 + cycle_shift(period, loop_frames))
+    return math.ceil(period / 2)
 
 
-def phase(clock, index, period, loop_frames, phases=PHASES):
-    """(age, weight) of stream `index` when the layer's clock reads `clock` frames: the age in frames (fractional
-    when the clock is) and its share of the mix (the N shares sum to 1)."""
-    shifted = clock + index * period / phases
-    position = shifted % period
-    cycles = loop_frames // period
-    age = position - period / 2
-    if cycles > 1:
-        shift = cycle_shift(period, loop_frames)
-        age += 2 * shift / (cycles - 1) * (math.floor(shifted / period) % cycles) - shift
-    return age, (2.0 / phases) * math.sin(math.pi * position / period) ** 2
+def phase(clock, index, period, phases=PHASES):
+    """(age, weight) of stream `index` when the layer's clock reads `clock` frames: the age in frames (-P/2..P/2,
+    fractional when the clock is) and its share of the mix (the N shares sum to 1)."""
+    position = (clock + index * period / phases) % period
+    return position - period / 2, (2.0 / phases) * math.sin(math.pi * position / period) ** 2
 
 
 # The high band's correlation at a distance of q low-band sigmas: a Gaussian core and a slow tail. Measured on

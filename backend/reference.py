@@ -140,7 +140,7 @@ def blend_streams(painting, low, base_uv, offsets, weights):
 def render(painting, low, layers, size, supersample=1):
     """One frame, (height, width, 4) linear RGBA. `painting` is a Painting, `low` its low band, `size`
     the frame's (width, height) over the whole picture. `layers` lists dicts: {"lookups", "clock", "gain",
-    "period", "loop_frames"} for a flowing layer (gain: how much of the flow shows, 0..1; the warp uses
+    "period"} for a flowing layer (gain: how much of the flow shows, 0..1; the warp uses
     min(1, strength / 0.1)), {"spectrum", "phase", "gain"} for a swaying one (gain scales the sway).
     `supersample` n averages n x n samples per pixel, as a renderer with several samples and a box filter does."""
     if supersample > 1:
@@ -158,7 +158,7 @@ def render(painting, low, layers, size, supersample=1):
     for layer in layers:
         if "lookups" not in layer:
             continue
-        phases = [loop.phase(layer["clock"], i, layer["period"], layer["loop_frames"]) for i in range(loop.PHASES)]
+        phases = [loop.phase(layer["clock"], i, layer["period"]) for i in range(loop.PHASES)]
         offsets = [stream_offset(layer["lookups"], age, uv) for age, _ in phases]
         mixed, mixed_alpha = blend_streams(painting, low, base_uv, offsets, [w for _, w in phases])
         gain = min(max(layer["gain"], 0.0), 1.0)

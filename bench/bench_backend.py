@@ -97,7 +97,7 @@ def main(out_path):
                      "floor_seconds": write_floor((height, width, 2)), "output_bytes": field.nbytes})
         velocity = torch.from_numpy(field).to(device)
         for frames in LOOPS:  # the streams need one phase period of ages, whatever the loop's length
-            ages = loop.half_span(loop.phase_period(frames), frames)
+            ages = loop.half_span(loop.phase_period(frames))
             seconds, (lookups, _) = timed(fluid.age_lookups, velocity, ages, lambda *a: None)
             nbytes = lookups.nbytes
             del lookups

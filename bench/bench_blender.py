@@ -41,7 +41,7 @@ def synthetic_flow(width, height, frames, rng):
     phase period."""
     loop = extension.extension_module("backend.loop")
     period = loop.phase_period(frames)
-    half = loop.half_span(period, frames)
+    half = loop.half_span(period)
     velocity = smooth_noise(rng, (height, width, 2)) * np.array([2.0 / width, 1.0 / height], np.float32)
     ages = np.arange(-half, half + 1, dtype=np.float32)[:, None, None, None]
     return -ages * velocity, period

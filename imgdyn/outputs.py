@@ -106,7 +106,7 @@ def write_stmaps(settings, folder):
         for frame in range(frames):
             sway = sum(reference.sway_offset(spectrum, 2 * math.pi * frame / frames, identity)
                        for spectrum in spectra)
-            streams = ([loop.phase(frame, i, period, frames) for i in range(loop.PHASES)] if lookups is not None
+            streams = ([loop.phase(frame, i, period) for i in range(loop.PHASES)] if lookups is not None
                        else [(0.0, 1.0)])
             for stream, (age, weight) in enumerate(streams):
                 offset = reference.stream_offset(lookups, age, identity) if lookups is not None else 0.0

@@ -61,7 +61,7 @@ def reference_frame(plane, meta, result, frame_index, size):
         prefix = info["prefix"]
         if info["result"] == "lookup":
             layers.append({"lookups": result[f"{prefix}_lookup"], "period": info["phase_frames"], "gain": 1.0,
-                           "loop_frames": meta["loop_frames"], "clock": frame_index})
+                           "clock": frame_index})
         else:
             layers.append({"spectrum": result[f"{prefix}_spectrum"], "gain": 1.0,
                            "phase": 2 * np.pi * frame_index / meta["loop_frames"]})

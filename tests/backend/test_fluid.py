@@ -37,8 +37,7 @@ def rendered_loop(image, meta, result, size, frames=None, supersample=1):
     """Display frames of the whole loop by the reference render (the spec's formula)."""
     painting = reference.Painting(np.concatenate([image, np.ones(image.shape[:2] + (1,), np.float32)], axis=-1))
     low = reference.low_band(painting.linear(), loop.low_band_sigma(image.shape[1]))
-    layer = {"lookups": result["layer0_lookup"], "period": meta["layers"][0]["phase_frames"], "gain": 1.0,
-             "loop_frames": meta["loop_frames"]}
+    layer = {"lookups": result["layer0_lookup"], "period": meta["layers"][0]["phase_frames"], "gain": 1.0}
     count = meta["loop_frames"] if frames is None else frames
     return [reference.to_display(reference.render(painting, low, [dict(layer, clock=t)], size, supersample)[..., :3])
             for t in range(count + 1)]
@@ -49,13 +48,10 @@ def test_lookups_by_age_and_the_phase_period():
     info = meta["layers"][0]
     assert meta["working_size"] == [WIDTH, HEIGHT]
     assert info["phase_frames"] == 24 and info["phases"] == loop.PHASES  # the divisor of 48 nearest 30 frames
-    # ages -18..18: half a period, and the two cycles in the loop centred 6 frames before and after age 0
-    assert result["layer0_lookup"].shape == (37, HEIGHT, WIDTH, 2)
-    assert np.abs(result["layer0_lookup"][18]).max() == 0.0  # age 0 is the still
+    assert result["layer0_lookup"].shape == (25, HEIGHT, WIDTH, 2)  # ages -12..12: half a period each way
+    assert np.abs(result["layer0_lookup"][12]).max() == 0.0  # age 0 is the still
     meta, result = generate(frames=48, phase_frames=16)
-    assert meta["layers"][0]["phase_frames"] == 16 and result["layer0_lookup"].shape[0] == 2 * 12 + 1
-    meta, result = generate(frames=30)
-    assert meta["layers"][0]["phase_frames"] == 30 and result["layer0_lookup"].shape[0] == 31  # one cycle
+    assert meta["layers"][0]["phase_frames"] == 16 and result["layer0_lookup"].shape[0] == 17
 
 
 def test_phase_period_must_divide_the_loop():
@@ -66,14 +62,13 @@ def test_phase_period_must_divide_the_loop():
 
 def test_weights_sum_to_one_the_loop_repeats_and_restarts_are_unseen():
     for period, frames in ((6, 6), (7, 21), (24, 48), (30, 120)):
-        reach = loop.half_span(period, frames)
         for clock in np.linspace(-5, 250, 1021):
-            phases = [loop.phase(clock, i, period, frames) for i in range(loop.PHASES)]
+            phases = [loop.phase(clock, i, period) for i in range(loop.PHASES)]
             assert sum(w for _, w in phases) == pytest.approx(1.0)
-            assert np.allclose(phases, [loop.phase(clock + frames, i, period, frames) for i in range(loop.PHASES)])
+            assert np.allclose(phases, [loop.phase(clock + frames, i, period) for i in range(loop.PHASES)])
             for index, (age, weight) in enumerate(phases):
-                assert -reach <= age <= reach
-                before = loop.phase(clock - 1e-6, index, period, frames)[0]
+                assert -period / 2 <= age <= period / 2
+                before = loop.phase(clock - 1e-6, index, period)[0]
                 if abs(before - age) > 1e-3:  # a stream jumps only where it restarts, unseen
                     assert weight == pytest.approx(0.0, abs=1e-9)
 
