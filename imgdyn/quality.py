@@ -65,12 +65,16 @@ def leak_levels(frames, still, moving, margin=3):
     return float(max(np.abs(frame - still)[outside].max() for frame in frames) / LEVEL)
 
 
-def textured(still, levels=8.0, radius=2):
-    """Pixels whose neighbourhood ((2 radius + 1)^2) spans more than `levels` 8-bit levels of grey: where motion
-    can be seen at all (a flat blue sky moving looks like a still one)."""
+def textured(still, levels=4.0, radius=2):
+    """Pixels with detail around them: the picture minus its local mean ((2 radius + 1)^2 box) spans more than
+    `levels` 8-bit levels there. Only detail shows motion: a smooth gradient shifted back and forth by streams
+    that average around the still looks like the still."""
     image = grey(still)
     padded = np.pad(image, radius, mode="edge")
     height, width = image.shape
+    windows = [padded[dy:dy + height, dx:dx + width] for dy in range(2 * radius + 1) for dx in range(2 * radius + 1)]
+    detail = image - np.mean(windows, axis=0)
+    padded = np.pad(detail, radius, mode="edge")
     windows = [padded[dy:dy + height, dx:dx + width] for dy in range(2 * radius + 1) for dx in range(2 * radius + 1)]
     return (np.max(windows, axis=0) - np.min(windows, axis=0)) > levels * LEVEL
 
