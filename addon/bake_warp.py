@@ -3,8 +3,9 @@
 The group reads the painting several times and mixes the COLOURS of those reads (never their offsets: mixing
 the offsets of a flowing layer cancels its motion). Per flowing layer, an atlas image holds its lookups by stream
 age (tile k: RG the age k - H, BA the age k - H + 1, so one read gives both whole ages around a fractional one);
-per phase, a driven Age and Weight say which stream shows how much, and the streams are mixed as backend/loop.py
-defines (two bands, variance preserving, in gamma 2.2), with the painting's low band baked as a small image.
+a driven Clock reads the layer's baked clock (addon/clock.py), math nodes turn it into each stream's age and
+weight, and the streams are mixed as backend/loop.py defines (two bands, variance preserving, in gamma 2.2), with
+the painting's low band baked as a small image.
 Swaying layers: one atlas tile per Fourier term, RG = -Re S_k and BA = Im S_k, summed with weights cos and sin of
 the frame's phase, offset every read of the painting. Object attributes read each layer's strength and the object's
 motion_strength. Images are packed and every driver is a simple expression: it renders in Cycles and Eevee
@@ -18,8 +19,8 @@ import numpy as np
 
 from ..backend import loop, reference
 from .animation import add_driver, remove_animation
-from .plane import PlaneError, painting_texels
 from .clock import clock_name
+from .plane import PlaneError, painting_texels
 from .rig import STRENGTH, pluck_variables, sway_expression
 
 MAX_ATLAS_SIDE = 16384
