@@ -19,7 +19,13 @@ SPEED = 2.0
 
 def render(out_path):
     import tempfile
+    with tempfile.TemporaryDirectory() as folder:
+        result = _render_ramp(folder)
+    with open(out_path, "w", encoding="utf-8") as handle:
+        json.dump(result, handle)
 
+
+def _render_ramp(folder):
     import bpy
     import numpy as np
     sys.path.insert(0, REPO)
@@ -27,7 +33,6 @@ def render(out_path):
     sys.path.insert(0, os.path.join(REPO, "tests", "addon"))
     from test_rendered_motion import textured_png
 
-    folder = tempfile.mkdtemp()
     bpy.ops.wm.read_factory_settings(use_empty=True)
     extension.enable(device="cpu")
     obj = animate.import_plane(textured_png(os.path.join(folder, "texture.png"), 360, 204))
@@ -51,8 +56,7 @@ def render(out_path):
         shifts = [quality.phase_shift(quality.grey(a)[window], quality.grey(b)[window])[0] / (SPEED / 1.5)
                   for a, b in zip(frames, frames[1:])]
         result["layers"][name] = [float(value) for value in shifts]
-    with open(out_path, "w", encoding="utf-8") as handle:
-        json.dump(result, handle)
+    return result
 
 
 def plot(in_path, out_path):
