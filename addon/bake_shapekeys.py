@@ -8,8 +8,9 @@ value is a driver of the frame times the layer's and the object's strength: it p
 import bpy
 import numpy as np
 
+from ..backend.reference import sample
 from .animation import add_driver, remove_animation
-from .rig import STRENGTH, pluck_variables, sample_at_uv, sway_expression
+from .rig import STRENGTH, pluck_variables, sway_expression
 
 TERMS = "imgdyn_terms"  # per key after the basis: +k plays cos of term k, -k its sin
 
@@ -77,7 +78,7 @@ def _sway_modes(part, vertex_uv, u_axis, v_axis):
     """(name, offsets (N, 3), (k, "cos" or "sin"), strength property) per cos and sin part of each term:
     D(t) = sum_k Re S_k cos(k phase) - Im S_k sin(k phase), phase = 2 pi (frame - start) / T."""
     spectrum = part.spectrum
-    sampled = sample_at_uv(np.moveaxis(spectrum, 0, 2).reshape(*spectrum.shape[1:3], -1), vertex_uv)
+    sampled = sample(np.moveaxis(spectrum, 0, 2).reshape(*spectrum.shape[1:3], -1), vertex_uv)
     sampled = sampled.reshape(len(vertex_uv), len(spectrum), 4).transpose(1, 0, 2)  # (K, N, 4)
     modes = []
     for index, term in enumerate(sampled):

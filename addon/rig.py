@@ -1,6 +1,4 @@
-"""What both bake writers share: the keyframeable strength, the loop timing, sampling the backend's arrays."""
-
-import numpy as np
+"""What both bake writers share: the keyframeable strength, the loop timing, the backend's layers."""
 
 STRENGTH = "motion_strength"
 PLUCK_GAIN = "motion_pluck_gain"
@@ -80,18 +78,3 @@ def motion_parts(result, meta, strengths):
         else:
             parts.append(MotionPart(layer["name"], strength, spectrum=result[f"{prefix}_spectrum"]))
     return parts
-
-
-def sample_at_uv(field, uv):
-    """Bilinear samples of an image-ordered (H, W, ...) array at UV points (N, 2) -> (N, ...)."""
-    height, width = field.shape[:2]
-    x = np.clip(uv[:, 0] * width - 0.5, 0, width - 1)
-    y = np.clip((1.0 - uv[:, 1]) * height - 0.5, 0, height - 1)
-    x0, y0 = np.floor(x).astype(int), np.floor(y).astype(int)
-    x1, y1 = np.minimum(x0 + 1, width - 1), np.minimum(y0 + 1, height - 1)
-    fx, fy = x - x0, y - y0
-    extra = (slice(None),) + (None,) * (field.ndim - 2)
-    fx, fy = fx[extra], fy[extra]
-    top = field[y0, x0] * (1 - fx) + field[y0, x1] * fx
-    bottom = field[y1, x0] * (1 - fx) + field[y1, x1] * fx
-    return top * (1 - fy) + bottom * fy
