@@ -34,8 +34,8 @@ def ensure_fcurve(id_data, data_path, index, action_name):
     return action.fcurves.find(data_path, index=index) or action.fcurves.new(data_path, index=index)
 
 
-def set_cyclic_keys(fcurve, frames, values):
-    """Keyframes in one bulk call, linear between them, repeating before and after."""
+def set_linear_keys(fcurve, frames, values):
+    """Keyframes in one bulk call, linear between them and straight on before and after."""
     points = fcurve.keyframe_points
     points.clear()
     points.add(len(frames))
@@ -43,7 +43,7 @@ def set_cyclic_keys(fcurve, frames, values):
     points.foreach_set("co", coords)
     points.foreach_set("interpolation", [bpy.types.Keyframe.bl_rna.properties["interpolation"]
                                          .enum_items["LINEAR"].value] * len(frames))
-    fcurve.modifiers.new("CYCLES")
+    fcurve.extrapolation = "LINEAR"
     fcurve.update()
 
 

@@ -11,7 +11,7 @@ the loop's start, so the loop repeats every T frames; at a constant strength s, 
 
 import bpy
 
-from .animation import ensure_fcurve, fcurves_of, remove_fcurve
+from .animation import ensure_fcurve, fcurves_of, remove_fcurve, set_linear_keys
 from .rig import STRENGTH
 
 CLOCK_DESCRIPTION = ("The flowing layer's clock: the running sum of its strength, baked by Image Dynamics whenever "
@@ -78,7 +78,7 @@ def bake_clocks(obj, scene=None):
             obj.id_properties_ui(name).update(description=CLOCK_DESCRIPTION)
         values = clock_values(obj, strength, frames, settings.timing_start, ratio)
         fcurve = ensure_fcurve(obj, f'["{name}"]', 0, f"{obj.name} Motion")
-        _set_linear_keys(fcurve, frames, values)
+        set_linear_keys(fcurve, frames, values)  # past the ends the clock runs on
     _fingerprints[obj.as_pointer()] = fingerprint(obj, scene)
 
 
@@ -121,17 +121,6 @@ def keep_clocks_current(scene, depsgraph=None):
             continue
         if _fingerprints.get(obj.as_pointer()) != fingerprint(obj, scene):
             bake_clocks(obj, scene)
-
-
-def _set_linear_keys(fcurve, frames, values):
-    points = fcurve.keyframe_points
-    points.clear()
-    points.add(len(frames))
-    points.foreach_set("co", [c for pair in zip(frames, values) for c in pair])
-    points.foreach_set("interpolation", [bpy.types.Keyframe.bl_rna.properties["interpolation"]
-                                         .enum_items["LINEAR"].value] * len(frames))
-    fcurve.extrapolation = "LINEAR"  # before and after the keys the clock runs on at the end's strength
-    fcurve.update()
 
 
 def register():

@@ -15,13 +15,6 @@ def atlas_tiles(image, count, width, height):
     return tiles[:count, ::-1]
 
 
-def image_rows(image):
-    """A packed data image as (H, W, 4), rows top to bottom."""
-    pixels = np.empty(image.size[0] * image.size[1] * 4, np.float32)
-    image.pixels.foreach_get(pixels)
-    return pixels.reshape(image.size[1], image.size[0], 4)[::-1]
-
-
 def flowing_layers(settings):
     """[(lookups by age (2H + 1, H, W, 2), phase period)] of the flowing layers, in bake order."""
     width, height = settings.baked_working_size
@@ -39,11 +32,6 @@ def swaying_layers(settings):
     return [np.concatenate([-tiles[..., :2], tiles[..., 2:]], axis=-1)
             for tiles in (atlas_tiles(entry.image, entry.terms, width, height)
                           for entry in settings.warp_images if entry.kind == "SPECTRUM")]
-
-
-def low_band(settings):
-    entry = next((entry for entry in settings.warp_images if entry.kind == "LOW"), None)
-    return None if entry is None else image_rows(entry.image)[..., :3]
 
 
 def content_motion(settings):
