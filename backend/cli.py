@@ -35,8 +35,8 @@ def load_job(path):
     arrays = {}
     base = os.path.dirname(os.path.abspath(path))
     for index, layer in enumerate(job.layers):
-        for kind, spec in (("mask", layer.mask), ("pin_mask", layer.pin_mask)):
-            if spec is not None and spec.image is not None:  # files become named arrays, as over the protocol
+        for kind, spec in layer.masks():
+            if spec.image is not None:  # files become named arrays, as over the protocol
                 name = f"{kind}{index}"
                 arrays[name] = read_image(os.path.join(base, spec.image), f"{kind} of layer '{layer.name}'")
                 spec.image, spec.array = None, name

@@ -23,18 +23,20 @@ def term_powers(count, falloff):
     return powers / powers.sum()
 
 
-def spectral_volume(layer, guide, envelope, amplitude_px, loop_frames, powers=None):
+def spectral_volume(guide, envelope, amplitude_px, loop_frames, terms, seed, scale, wind, across, edge_tolerance,
+                    powers):
     """(K, H, W, 2) complex coefficients of the displacement, in working px (x right, y down).
 
     `envelope` (H, W) is the soft mask times the stiffness; `amplitude_px` is in working pixels: the amplitude of
-    a sine with the same power as the motion along the wind. `powers` (one per term, summing to 1) replaces the
-    k^-falloff law, e.g. with a spectrum measured on a clip.
+    a sine with the same power as the motion along the wind (`wind` in degrees, `across` the share across it).
+    `powers` (one per term, summing to 1) is the k^-falloff law or a spectrum measured on a clip; `scale` is the
+    coherence length as a fraction of the width; `seed` picks the variation.
     """
     height, width = envelope.shape
-    count = term_count(layer.terms, loop_frames)
-    rng = np.random.default_rng(layer.seed)
-    sigma = max(1.0, layer.scale * width)
-    along_x, along_y = edge_costs(guide, sigma, layer.edge_tolerance)
+    count = term_count(terms, loop_frames)
+    rng = np.random.default_rng(seed)
+    sigma = max(1.0, scale * width)
+    along_x, along_y = edge_costs(guide, sigma, edge_tolerance)
     # Four real noise fields per term: the real and imaginary parts along and across the wind.
     noise = recursive_filter(rng.standard_normal((height, width, 4 * count)), along_x, along_y, sigma)
     weight = envelope > 0
@@ -42,13 +44,13 @@ def spectral_volume(layer, guide, envelope, amplitude_px, loop_frames, powers=No
     noise /= np.maximum(rms, 1e-12)
     noise = noise.reshape(height, width, count, 4).transpose(2, 0, 1, 3)
     along = (noise[..., 0] + 1j * noise[..., 1]) / np.sqrt(2.0)  # unit mean power
-    across = (noise[..., 2] + 1j * noise[..., 3]) / np.sqrt(2.0)
-    angle = np.radians(layer.wind)
-    wind = np.array([np.cos(angle), -np.sin(angle)])  # y down on the grid
-    side = np.array([-wind[1], wind[0]])
-    shares = term_powers(count, layer.falloff) if powers is None else np.asarray(powers, np.float64)[:count]
-    scale = amplitude_px * np.sqrt(shares)[:, None, None] * envelope[None]
-    coefficients = (along * scale)[..., None] * wind + (across * scale * layer.sway_across)[..., None] * side
+    sideways = (noise[..., 2] + 1j * noise[..., 3]) / np.sqrt(2.0)
+    angle = np.radians(wind)
+    direction = np.array([np.cos(angle), -np.sin(angle)])  # y down on the grid
+    side = np.array([-direction[1], direction[0]])
+    shares = np.asarray(powers, np.float64)[:count]
+    size = amplitude_px * np.sqrt(shares)[:, None, None] * envelope[None]
+    coefficients = (along * size)[..., None] * direction + (sideways * size * across)[..., None] * side
     return coefficients.astype(np.complex64)
 
 

@@ -92,8 +92,8 @@ def _generate(stdout, header, arrays, cancelled):
     try:
         job = parse_job(header.get("job"))
         for index, layer in enumerate(job.layers):
-            for kind, spec in (("mask", layer.mask), ("pin_mask", layer.pin_mask)):
-                if spec is not None and spec.image is not None:  # the service reads no files
+            for kind, spec in layer.masks():
+                if spec.image is not None:  # the service reads no files
                     raise JobSpecError(f"job.layers[{index}].{kind}.image: file paths are not accepted by the "
                                        f"service; send the {kind.replace('_', ' ')} as an array")
         if "image" not in arrays:

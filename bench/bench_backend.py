@@ -52,9 +52,10 @@ def picture(width, height, seed=0):
     return cv2.resize(coarse, (width, height), interpolation=cv2.INTER_CUBIC)
 
 
-def sway_layer():
-    return parse_job({"loop_frames": 48, "layers": [{"name": "s", "type": "oscillation",
-                                                     "mask": {"rect": [0, 0, 1, 1]}, "terms": 16}]}).layers[0]
+def sway_spectrum(guide, envelope):
+    """The spectrum of a 16-term sway of amplitude 4 over a 48-frame loop, with the sway's default settings."""
+    return oscillation.spectral_volume(guide, envelope, 4.0, 48, terms=16, seed=0, scale=0.1, wind=0.0, across=0.3,
+                                       edge_tolerance=0.25, powers=oscillation.term_powers(16, 2.0))
 
 
 def protocol_transfer(size_bytes):
@@ -106,7 +107,7 @@ def main(out_path):
                          "output_bytes": nbytes})
             print(f"integrate {width}x{height} x {frames}: {seconds:.2f} s", file=sys.stderr, flush=True)
         envelope = np.ones((height, width), np.float32)
-        seconds, coefficients = timed(oscillation.spectral_volume, sway_layer(), guide, envelope, 4.0, 48)
+        seconds, coefficients = timed(sway_spectrum, guide, envelope)
         rows.append({"stage": "spectral", "width": width, "height": height, "frames": None, "seconds": seconds,
                      "floor_seconds": write_floor(coefficients.shape + (2,)), "output_bytes": coefficients.nbytes})
     for size in (10 ** 7, 10 ** 8, 10 ** 9):

@@ -1,0 +1,10 @@
+"""Drift: one velocity for the whole mask."""
+
+import numpy as np
+
+from .results import Flow
+
+
+def motion(layer, work):
+    grid = work.grid
+    return Flow(np.broadcast_to(grid.velocities(layer.velocity)[0], (grid.height, grid.width, 2)).copy())
