@@ -4,10 +4,14 @@ import time
 
 import bpy
 
-from . import backend_client, clock, overlay, panels, preferences, properties
-from .jobs import active_job
+from . import preferences
+from .carriers import clocks
+from .service import client as backend_client
+from .service.worker import active_job
+from .settings import properties
+from .ui import overlay, panels
 
-_modules = (preferences, properties, panels, clock)
+_modules = (preferences, properties, panels, clocks)
 IDLE_CHECK_S = 30.0
 
 

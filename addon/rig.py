@@ -1,4 +1,6 @@
-"""What both bake writers share: the keyframeable strength, the loop timing, the backend's layers."""
+"""The object's controls that every carrier reads: the keyframeable strengths, the pluck, the sway terms' timing.
+
+They are custom properties of the object, so the baked rig plays and renders without the extension."""
 
 STRENGTH = "motion_strength"
 PLUCK_GAIN = "motion_pluck_gain"
@@ -47,34 +49,6 @@ def sway_expression(part, k, loop_start, loop_frames):
     return f"(cos({k} * {phase}) + {pluck})"
 
 
-def loop_timing(scene, settings):
-    """(first frame, frames per loop): the scene's frame range unless the plane sets its own loop length."""
-    frames = settings.loop_frames or (scene.frame_end - scene.frame_start + 1)
-    return scene.frame_start, frames
-
-
 def layer_strength_name(layer):
     """The keyframeable strength of one layer: a custom property of the object, named by the layer's number."""
     return f"motion_strength_layer{layer.uid}"
-
-
-class MotionPart:
-    """One layer's baked motion: flowing lookups by stream age (2H + 1, H, W, 2) with the streams' period in
-    frames, or a swaying spectrum (K, H, W, 4) of Re u, Re v, Im u, Im v per term k = 1..K; in UV units."""
-
-    def __init__(self, label, strength, lookup=None, period=0, spectrum=None):
-        self.label, self.strength = label, strength
-        self.lookup, self.period, self.spectrum = lookup, period, spectrum
-
-
-def motion_parts(result, meta, strengths):
-    """The backend's layers, in job order, each with the name of its strength property."""
-    parts = []
-    for layer, strength in zip(meta["layers"], strengths, strict=True):
-        prefix = layer["prefix"]
-        if layer["result"] == "lookup":
-            parts.append(MotionPart(layer["name"], strength, lookup=result[f"{prefix}_lookup"],
-                                    period=int(layer["phase_frames"])))
-        else:
-            parts.append(MotionPart(layer["name"], strength, spectrum=result[f"{prefix}_spectrum"]))
-    return parts

@@ -76,7 +76,7 @@ def _flowing(prefix, velocity, job, layer, work):
     velocity_t = torch.from_numpy(np.ascontiguousarray(velocity, np.float32)).to(work.device)
     period = loop.phase_period(job.loop_frames, layer.phase_frames)
     lookups, substeps = fluid.age_lookups(velocity_t, loop.half_span(period), work.progress)
-    work.info.update(result="lookup", phase_frames=period, phases=loop.PHASES, euler_substeps=substeps,
+    work.info.update(result="lookup", phase_period=period, phases=loop.PHASES, euler_substeps=substeps,
                      max_speed_px_per_frame=float(np.hypot(*velocity.reshape(-1, 2).T).max()))
     return {f"{prefix}_lookup": lookups,
             f"{prefix}_velocity": px_to_uv(velocity, work.grid.width, work.grid.height).astype(np.float32)}

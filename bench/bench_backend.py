@@ -19,7 +19,6 @@ import torch  # noqa: E402
 
 from backend import densify, fluid, loop, oscillation  # noqa: E402
 from backend.device import pick_device  # noqa: E402
-from backend.jobspec import parse_job  # noqa: E402
 from backend.protocol import read_message, write_message  # noqa: E402
 
 RESOLUTIONS = ((480, 270), (960, 540), (1920, 1080))

@@ -48,9 +48,8 @@ def synthetic_flow(width, height, frames, rng):
 
 
 def motion(lookup=None, period=0, spectrum=None, size=(160, 90)):
-    part = extension.extension_module("addon.rig").MotionPart("bench", "motion_strength_layer1", lookup, period,
-                                                               spectrum)
-    return extension.extension_module("addon.bake").Motion([part], size)
+    carriers = extension.extension_module("addon.carriers")
+    return carriers.Motion([carriers.MotionPart("bench", "motion_strength_layer1", lookup, period, spectrum)], size)
 
 
 def timed(function, *args):
@@ -84,9 +83,9 @@ def main(out_path):
     rng = np.random.default_rng(0)
     rows = []
     plane = scene_with_plane()
-    bake_module = extension.extension_module("addon.bake")
-    shape_module = extension.extension_module("addon.bake_shapekeys")
-    warp_module = extension.extension_module("addon.bake_warp")
+    bake_module = extension.extension_module("addon.carriers")
+    shape_module = extension.extension_module("addon.carriers.geometry")
+    warp_module = extension.extension_module("addon.carriers.texture")
     plane_module = extension.extension_module("addon.plane")
     settings = plane.image_dynamics
     image_plane = plane_module.ImagePlane(plane)
@@ -94,19 +93,19 @@ def main(out_path):
     lookup, period = synthetic_flow(160, 90, LOOP, rng)
     spectrum = smooth_noise(rng, (8, 90, 160, 4)) * 0.002
     for grid in (64, 128, 256, 512):
-        seconds, (mesh, keys) = timed(shape_module.build_shape_mesh, image_plane, settings, motion(spectrum=spectrum),
-                                      1, LOOP, grid)
+        seconds, (mesh, keys) = timed(shape_module.build, image_plane, settings, motion(spectrum=spectrum),
+                                      (1, LOOP), grid)
         rows.append({"stage": "bake shape keys", "size": f"grid {grid}x{round(grid * 9 / 16)}",
                      "seconds": seconds, "shape_keys": keys})
         shape_module.remove_shape_mesh(mesh)
     for width in (256, 512, 1024):
         height = round(width * 9 / 16)
         big_lookup, big_period = synthetic_flow(width, height, LOOP, rng)
-        seconds, warp = timed(warp_module.build_warp, plane, image_plane,
-                              motion(big_lookup, big_period, size=(width, height)), (1, LOOP))
+        seconds, warp = timed(warp_module.build, image_plane, settings,
+                              motion(big_lookup, big_period, size=(width, height)), (1, LOOP), 0)
         rows.append({"stage": "bake warp texture", "size": f"{width}x{height}, a {LOOP}-frame loop",
                      "seconds": seconds})
-        warp_module.remove_warp_data(*warp)
+        warp_module.discard(warp)
         del big_lookup
 
     with tempfile.TemporaryDirectory() as folder:

@@ -90,6 +90,7 @@ def build_job(args):
         job, base = {"loop_frames": 48, "layers": parse_layers(args.layer)}, os.getcwd()
     if not isinstance(job, dict):
         raise UsageError(f"job file '{args.job}' must hold a JSON object")
+    _paths_from(job, base)
     for key, value in (("loop_frames", args.frames), ("working_resolution", args.working_resolution),
                        ("device", args.device)):
         if value is not None:
@@ -104,6 +105,16 @@ def build_job(args):
             if path and not os.path.isfile(os.path.join(base, path)):
                 raise UsageError(f"{key} image '{path}' of layer '{layer['name']}' does not exist")
     return job, base
+
+
+def _paths_from(job, base):
+    """Files named by the job (a clip, a model) are relative to the job file, as its masks are."""
+    from layertypes import LAYER_TYPES
+    for layer in job.get("layers") if isinstance(job.get("layers"), list) else ():
+        declared = LAYER_TYPES.get(layer.get("type")) if isinstance(layer, dict) else None
+        for param in declared.params if declared else ():
+            if param.kind == "path" and isinstance(layer.get(param.key), str) and layer[param.key]:
+                layer[param.key] = os.path.join(base, layer[param.key])
 
 
 def check_args(args):
@@ -127,51 +138,22 @@ def import_plane(image_path):
 
 
 def apply_job(obj, job, job_dir, grid):
-    """Give the plane the job's layers, as a user would in the panel (pins become pin empties)."""
+    """Give the plane the job's layers, as a user would in the panel (pins become pin empties); every parameter
+    goes through the add-on's properties (addon/settings/layer_values.py), so none is lost on the way."""
     settings = obj.image_dynamics
     settings.working_resolution = job.get("working_resolution", 256)
     settings.grid_resolution = grid
+    layer_values = extension.extension_module("addon.settings.layer_values")
+
+    def place_pin(uv, radius):
+        bpy.ops.image_dynamics.guide_add(kind="PIN")
+        _place_on_plane(obj, settings.layers[settings.active_layer].guides[-1].object, uv, radius)
+
     for spec in job["layers"]:
         bpy.ops.image_dynamics.layer_add()
         layer = settings.layers[settings.active_layer]
-        layer.name = spec["name"]
-        layer.layer_type = spec["type"].upper()
-        layer.feather = spec.get("feather", 0.02)
-        layer.edge_tolerance = spec.get("edge_tolerance", 0.25)
-        layer.pin_falloff = spec.get("pin_falloff", 0.05)
-        layer.phase_frames = spec.get("phase_frames", 0)
-        layer.mask_source, layer.mask_rect, layer.mask_image = _mask(spec["mask"], job_dir)
-        if "pin_mask" in spec:
-            layer.pin_image = _mask(spec["pin_mask"], job_dir)[2]
-        if "velocity" in spec:  # drift
-            vx, vy = spec["velocity"]
-            layer.speed, layer.speed_unit, layer.drift_angle = math.hypot(vx, vy), "PX_PER_FRAME", math.atan2(vy, vx)
-        if spec["type"] == "clip":
-            layer.clip_path = os.path.join(job_dir, spec["clip"])
-            layer.clip_motion = spec.get("motion", "fluid").upper()
-            layer.clip_method = spec.get("method", "stats").upper()
-            layer.train_seconds = spec.get("train_seconds", 30.0)
-        if spec["type"] in ("oscillation", "clip"):
-            layer.amplitude = spec.get("amplitude", 4.0)  # (a clip's sway brings its own)
-            layer.wind_angle = math.radians(spec.get("wind", 0.0))
-            layer.terms = spec.get("terms", 8)
-            layer.falloff = spec.get("falloff", 2.0)
-            layer.scale = spec.get("scale", 0.1)
-            layer.seed = spec.get("seed", 0)
-        for hint_spec in spec.get("hints", []):
-            hint = layer.hints.add()
-            hint.uv, hint.velocity = hint_spec["uv"], hint_spec["velocity"]
-        for pin_spec in spec.get("pins", []):
-            bpy.ops.image_dynamics.guide_add(kind="PIN")
-            _place_on_plane(obj, layer.guides[-1].object, pin_spec["uv"], pin_spec.get("radius", 0.0))
-
-
-def _mask(spec, job_dir):
-    """(source, rect, image) layer settings for a job's mask."""
-    if "rect" in spec:
-        return "RECT", spec["rect"], None
-    return "IMAGE", (0.0, 0.0, 1.0, 1.0), bpy.data.images.load(os.path.join(job_dir, spec["image"]),
-                                                              check_existing=True)
+        layer.layer_type = layer_values.layer_type_of_spec(spec)
+        layer_values.apply_layer(layer, spec, job_dir, place_pin)
 
 
 def _place_on_plane(plane, empty, uv, radius):
@@ -249,7 +231,7 @@ def run(args, job, job_dir, formats, name, folder):
     setup_scene(obj, job["loop_frames"], args.width, args.samples, args.fps)
     lap("setup")
 
-    jobs = extension.extension_module("addon.jobs")
+    jobs = extension.extension_module("addon.service.worker")
     listener = lambda label, stage, fraction: progress.update("generate", fraction, stage)  # noqa: E731
     jobs.progress_listeners.append(listener)
     try:
@@ -259,11 +241,12 @@ def run(args, job, job_dir, formats, name, folder):
         raise RuntimeError(str(exc).strip().removeprefix("Error: ")) from None
     finally:
         jobs.progress_listeners.remove(listener)
+    sent = jobs.last_request()
     if args.strength:
         for frame, value in args.strength:
             obj["motion_strength"] = value
             obj.keyframe_insert('["motion_strength"]', frame=frame)
-        extension.extension_module("addon.clock").bake_clocks(obj)
+        extension.extension_module("addon.carriers.clocks").bake_clocks(obj)
     lap("generate_and_bake")
 
     blend_path = os.path.join(folder, f"{name}.blend")
@@ -293,7 +276,7 @@ def run(args, job, job_dir, formats, name, folder):
     lap("encode")
     if args.stmap:
         produced["stmap"] = os.path.join(folder, "stmap")
-        outputs.write_stmaps(settings, produced["stmap"])
+        bpy.ops.image_dynamics.export_stmaps(directory=produced["stmap"])
         lap("stmap")
 
     rendered = [measure.read_image(path) for path in frame_paths]
@@ -311,6 +294,7 @@ def run(args, job, job_dir, formats, name, folder):
         "mid_loop_change": float(np.abs(first - middle).mean()),
         "leak_levels": quality.leak_levels(rendered, still, moving),
         "shape_keys": len(obj.data.shape_keys.key_blocks) - 1 if obj.data.shape_keys else 0,
+        "job": sent,  # as sent to the backend: every layer with every parameter after defaults
     }
     if "png" in formats:
         produced["frames"] = os.path.join(folder, "frames")

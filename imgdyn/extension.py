@@ -49,6 +49,6 @@ def _raise(exc):
 
 
 def extension_module(name):
-    """A submodule of the enabled extension, e.g. extension_module("addon.bake_warp")."""
+    """A submodule of the enabled extension, e.g. extension_module("addon.carriers.texture")."""
     import importlib
     return importlib.import_module(f"{MODULE}.{name}")

@@ -76,4 +76,4 @@ def moving_region(job, job_dir, width, height):
 def flow_lookups(settings):
     """The first flowing layer's lookups by stream age, (2H + 1, h, w, 2) in UV units, read back from the bake."""
     from .extension import extension_module
-    return extension_module("addon.readback").flowing_layers(settings)[0][0]
+    return extension_module("addon.carriers.texture").flowing_layers(settings)[0][0]

@@ -1,7 +1,6 @@
 """What the main job writes besides the .blend: frames, MP4, GIF, a contact sheet and ST-maps."""
 
 import glob
-import json
 import math
 import os
 import subprocess
@@ -69,55 +68,7 @@ def encode_gif(frame_paths, fps, path, backend_python, backend_root):
 
 
 def write_image(pixels, path, file_format):
-    """Save (H, W, 3 or 4) float pixels, rows top to bottom: PNG (8-bit sRGB display values) or OPEN_EXR."""
-    height, width = pixels.shape[:2]
-    rgba = np.ones((height, width, 4), np.float32)
-    rgba[..., : pixels.shape[2]] = pixels
-    image = bpy.data.images.new(os.path.basename(path), width, height, alpha=True,
-                                float_buffer=file_format == "OPEN_EXR", is_data=file_format == "OPEN_EXR")
-    try:
-        image.pixels.foreach_set(rgba[::-1].ravel())
-        image.filepath_raw, image.file_format = path, file_format
-        image.save()
-    finally:
-        bpy.data.images.remove(image)
-
-
-def write_stmaps(settings, folder):
-    """ST-maps of the loop at the working resolution, for compositors: for each flowing layer, each loop frame
-    and each of its streams, `<layer>/stmap_<frame>_<stream>.exr` with RG = the ST (UV) to read and B = the
-    stream's weight at that frame (the sway of swaying layers included). Warp the still with each map (STMap),
-    multiply by B and add the streams up; stmap.json lists the weights too. (Blender's warp also keeps the mix as
-    sharp as the still, see docs/job-spec.md; a plain weighted sum is slightly softer.)"""
-    readback = extension_module("addon.readback")
-    loop = extension_module("backend.loop")
-    reference = extension_module("backend.reference")
-    os.makedirs(folder, exist_ok=True)
-    width, height = settings.baked_working_size
-    frames = settings.baked_loop_frames
-    identity = reference.pixel_uvs(width, height)
-    spectra = readback.swaying_layers(settings)
-    layers = readback.flowing_layers(settings) or [(None, 0)]
-    record = {"frames": frames, "size": [width, height], "streams": loop.PHASES, "layers": []}
-    for index, (lookups, period) in enumerate(layers):
-        layer_folder = os.path.join(folder, f"layer{index}")
-        os.makedirs(layer_folder, exist_ok=True)
-        weights = []
-        for frame in range(frames):
-            sway = sum(reference.sway_offset(spectrum, 2 * math.pi * frame / frames, identity)
-                       for spectrum in spectra)
-            streams = ([loop.phase(frame, i, period) for i in range(loop.PHASES)] if lookups is not None
-                       else [(0.0, 1.0)])
-            for stream, (age, weight) in enumerate(streams):
-                offset = reference.stream_offset(lookups, age, identity) if lookups is not None else 0.0
-                st = identity + sway + offset
-                write_image(np.concatenate([st, np.full(st.shape[:2] + (1,), weight, np.float32)], axis=-1),
-                            os.path.join(layer_folder, f"stmap_{frame:04d}_{stream}.exr"), "OPEN_EXR")
-            weights.append([weight for _, weight in streams])
-        record["layers"].append({"folder": f"layer{index}", "phase_frames": period, "weights": weights})
-    with open(os.path.join(folder, "stmap.json"), "w", encoding="utf-8") as handle:
-        json.dump(dict(record, channels="R,G: ST (UV) to read; B: the stream's weight at this frame"), handle,
-                  indent=1)
+    extension_module("addon.exports.images").write_image(pixels, path, file_format)
 
 
 def contact_sheet(frame_paths, settings, path, arrows_across=14):
@@ -127,7 +78,7 @@ def contact_sheet(frame_paths, settings, path, arrows_across=14):
     frames = [measure.read_image(frame_paths[i]) for i in (0, count // 4, count // 2, 3 * count // 4)]
     height, width = frames[0].shape[:2]
     arrow_panel = frames[0] * 0.6
-    readback = extension_module("addon.readback")
+    readback = extension_module("addon.carriers.texture")
     _draw_arrows(arrow_panel, readback.content_motion(settings), arrows_across)
     tint = np.array([1.0, 0.35, 0.1], np.float32)
     region = _resize(_moving_region(settings), width, height)[..., None]
@@ -141,7 +92,7 @@ def contact_sheet(frame_paths, settings, path, arrows_across=14):
 
 def _moving_region(settings):
     """Where the bake moves anything, on the working grid."""
-    readback = extension_module("addon.readback")
+    readback = extension_module("addon.carriers.texture")
     largest = np.zeros(tuple(settings.baked_working_size)[::-1], np.float32)
     for lookups, _ in readback.flowing_layers(settings):
         largest = np.maximum(largest, np.abs(lookups).max(axis=(0, 3)))

@@ -38,6 +38,6 @@ def divides_loop(values, loop_frames):
     """A rule across the job: a phase period must divide the loop (None when it does)."""
     period = values.get("phase_frames") or 0
     if period and loop_frames % period:
-        return (f"phase_frames must divide the loop length {loop_frames} (or be 0 for about a second), "
-                f"got {period}")
+        return (f"the Phase Period (phase_frames) of {period} frames must divide the loop length {loop_frames}: "
+                f"choose a divisor, or 0 for about 30 frames")
     return None

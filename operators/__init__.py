@@ -1,17 +1,11 @@
-"""Operators: generate and bake, cancel, clear, edit the motion layers and hints, check and install the backend."""
+"""Operators: generate and bake, cancel, clear, edit the motion layers and hints, export, check and install the
+backend. When they can run is said once, in polls.py."""
 
 import bpy
 
-from . import backend, generate, layers
+from . import backend, exports, generate, layers
 
-_classes = generate.classes + layers.classes + backend.classes
-
-
-def register():
-    for cls in _classes:
-        bpy.utils.register_class(cls)
+_classes = generate.classes + layers.classes + exports.classes + backend.classes
 
 
-def unregister():
-    for cls in reversed(_classes):
-        bpy.utils.unregister_class(cls)
+register, unregister = bpy.utils.register_classes_factory(_classes)

@@ -5,8 +5,8 @@ import os
 import bpy
 
 from ..addon import preferences as prefs_module
-from ..addon.backend_client import REQUIREMENTS, environment_problem, probe
-from ..addon.installer import BackendInstaller, default_base_python
+from ..addon.service.client import REQUIREMENTS, environment_problem, probe
+from ..addon.service.installer import BackendInstaller, default_base_python
 from ..addon.preferences import ROOT_PACKAGE, get_preferences
 from ..backend.errors import BackendStartError
 

@@ -6,17 +6,17 @@ Esc cancels. From scripts and in background mode it runs to the end before retur
 
 import bpy
 
-from ..addon import overlay
-from ..addon.backend_client import shared_client
-from ..addon.bake import bake, check_result, clear
-from ..addon.job import active_layers, build_job
-from ..addon.jobs import GenerateJob, active_job
+from ..addon.carriers import bake, check_result, clear, retime
 from ..addon.plane import ImagePlane, PlaneError
 from ..addon.preferences import get_preferences
-from ..addon.retime import retime
-from ..addon.state import motion_signature
-from ..addon.rig import layer_strength_name, loop_timing
+from ..addon.request.build import active_layers, build_job
+from ..addon.rig import layer_strength_name
+from ..addon.service.client import shared_client
+from ..addon.service.worker import GenerateJob, active_job
+from ..addon.settings.state import motion_signature
+from ..addon.ui import overlay
 from ..backend.errors import BackendError
+from .polls import OnBakedPlane, active_plane
 
 
 # A preview computes on a grid this small (longest side) and bends a shape-key grid this coarse.
@@ -24,26 +24,9 @@ PREVIEW_RESOLUTION = 64
 PREVIEW_GRID = 16
 
 
-def _poll_plane(cls, context):
-    obj = context.active_object
-    if obj is None or obj.type != "MESH":
-        cls.poll_message_set("Select an image plane (File > Import > Images as Planes)")
-        return False
-    return True
-
-
-def _poll_baked_plane(cls, context, message="This plane has no baked motion"):
-    if not _poll_plane(cls, context):
-        return False
-    if not context.active_object.image_dynamics.is_baked:
-        cls.poll_message_set(message)
-        return False
-    return True
-
-
 def _loop(scene, settings):
     """(first frame, length) of the loop, or PlaneError when it is too short to loop."""
-    loop_start, loop_frames = loop_timing(scene, settings)
+    loop_start, loop_frames = settings.loop_timing(scene)
     if loop_frames < 2:
         raise PlaneError("A loop needs at least 2 frames: widen the scene's frame range or set Loop Length")
     return loop_start, loop_frames
@@ -68,7 +51,7 @@ class IMAGEDYN_OT_generate(bpy.types.Operator):
 
     @classmethod
     def poll(cls, context):
-        if not _poll_plane(cls, context):
+        if active_plane(context, cls) is None:
             return False
         if active_job() is not None:
             cls.poll_message_set("A motion job is running: wait for it or press Esc to cancel it")
@@ -184,16 +167,12 @@ class IMAGEDYN_OT_cancel(bpy.types.Operator):
         return {"FINISHED"}
 
 
-class IMAGEDYN_OT_retime(bpy.types.Operator):
+class IMAGEDYN_OT_retime(OnBakedPlane, bpy.types.Operator):
     bl_idname = "image_dynamics.retime"
     bl_label = "Re-time"
     bl_description = ("Play the baked loop over the scene's frame range (or the plane's Loop Length) without "
                       "computing the motion again")
     bl_options = {"REGISTER", "UNDO"}
-
-    @classmethod
-    def poll(cls, context):
-        return _poll_baked_plane(cls, context)
 
     def execute(self, context):
         settings = context.active_object.image_dynamics
@@ -207,14 +186,12 @@ class IMAGEDYN_OT_retime(bpy.types.Operator):
         return {"FINISHED"}
 
 
-class IMAGEDYN_OT_flow_overlay(bpy.types.Operator):
+class IMAGEDYN_OT_flow_overlay(OnBakedPlane, bpy.types.Operator):
     bl_idname = "image_dynamics.flow_overlay"
     bl_label = "Show Flow"
     bl_description = "Draw the baked motion as arrows over the plane in the viewport (press again to hide)"
 
-    @classmethod
-    def poll(cls, context):
-        return _poll_baked_plane(cls, context, "Generate (or Preview) first: the arrows show the baked motion")
+    needs_bake_message = "Generate (or Preview) first: the arrows show the baked motion"
 
     def execute(self, context):
         overlay.toggle(context.active_object)
@@ -224,15 +201,11 @@ class IMAGEDYN_OT_flow_overlay(bpy.types.Operator):
         return {"FINISHED"}
 
 
-class IMAGEDYN_OT_clear(bpy.types.Operator):
+class IMAGEDYN_OT_clear(OnBakedPlane, bpy.types.Operator):
     bl_idname = "image_dynamics.clear"
     bl_label = "Clear Motion"
     bl_description = "Remove the baked motion and give the plane back its original mesh and material"
     bl_options = {"REGISTER", "UNDO"}
-
-    @classmethod
-    def poll(cls, context):
-        return _poll_baked_plane(cls, context)
 
     def execute(self, context):
         clear(context.active_object, context.active_object.image_dynamics)

@@ -9,17 +9,14 @@ from mathutils import Vector
 from ..addon.animation import set_constant_interpolation
 from ..addon.plane import ImagePlane, PlaneError
 from ..addon.rig import PLUCK_FRAME, PLUCK_GAIN
+from .polls import OnActiveLayer, OnPlane, RemoveFromActiveLayer, active_layer, active_plane
 
 
-class IMAGEDYN_OT_layer_add(bpy.types.Operator):
+class IMAGEDYN_OT_layer_add(OnPlane, bpy.types.Operator):
     bl_idname = "image_dynamics.layer_add"
     bl_label = "Add Motion Layer"
     bl_description = "Add a fluid motion layer to the active plane"
     bl_options = {"REGISTER", "UNDO"}
-
-    @classmethod
-    def poll(cls, context):
-        return context.active_object is not None and context.active_object.type == "MESH"
 
     def execute(self, context):
         settings = context.active_object.image_dynamics
@@ -30,16 +27,11 @@ class IMAGEDYN_OT_layer_add(bpy.types.Operator):
         return {"FINISHED"}
 
 
-class IMAGEDYN_OT_layer_remove(bpy.types.Operator):
+class IMAGEDYN_OT_layer_remove(OnActiveLayer, bpy.types.Operator):
     bl_idname = "image_dynamics.layer_remove"
     bl_label = "Remove Motion Layer"
     bl_description = "Remove the active motion layer"
     bl_options = {"REGISTER", "UNDO"}
-
-    @classmethod
-    def poll(cls, context):
-        obj = context.active_object
-        return obj is not None and obj.type == "MESH" and len(obj.image_dynamics.layers) > 0
 
     def execute(self, context):
         settings = context.active_object.image_dynamics
@@ -58,8 +50,8 @@ class IMAGEDYN_OT_layer_move(bpy.types.Operator):
 
     @classmethod
     def poll(cls, context):
-        obj = context.active_object
-        return obj is not None and obj.type == "MESH" and len(obj.image_dynamics.layers) > 1
+        obj = active_plane(context, cls)
+        return obj is not None and len(obj.image_dynamics.layers) > 1
 
     def execute(self, context):
         settings = context.active_object.image_dynamics
@@ -71,26 +63,19 @@ class IMAGEDYN_OT_layer_move(bpy.types.Operator):
         return {"FINISHED"}
 
 
-class IMAGEDYN_OT_paint_mask(bpy.types.Operator):
+class IMAGEDYN_OT_paint_mask(OnActiveLayer, bpy.types.Operator):
     bl_idname = "image_dynamics.paint_mask"
     bl_label = "Paint Mask"
     bl_description = ("Paint where the active layer moves (white moves, black stays) on its own mask image, "
                       "in Texture Paint mode; press again to go back to Object mode")
     bl_options = {"REGISTER", "UNDO"}
 
-    @classmethod
-    def poll(cls, context):
-        if _active_layer(context) is None:
-            cls.poll_message_set("Add a motion layer first")
-            return False
-        return True
-
     def execute(self, context):
         obj = context.active_object
         if obj.mode == "TEXTURE_PAINT":
             bpy.ops.object.mode_set(mode="OBJECT")
             return {"FINISHED"}
-        layer = _active_layer(context)
+        layer = active_layer(context)
         try:
             plane = ImagePlane(obj, obj.image_dynamics.source_mesh)
         except PlaneError as exc:
@@ -124,59 +109,34 @@ def _new_mask_image(name, width, height, longest=1024):
     return image
 
 
-def _remove_at(operator, collection, what):
-    """Remove item `operator.index` of the collection; False (with a report) when there is no such item."""
-    if not 0 <= operator.index < len(collection):
-        operator.report({"ERROR"}, f"There is no {what} number {operator.index + 1}")
-        return False
-    collection.remove(operator.index)
-    return True
-
-
-def _active_layer(context):
-    obj = context.active_object
-    if obj is None or obj.type != "MESH":
-        return None
-    settings = obj.image_dynamics
-    return settings.layers[settings.active_layer] if 0 <= settings.active_layer < len(settings.layers) else None
-
-
-class IMAGEDYN_OT_hint_add(bpy.types.Operator):
+class IMAGEDYN_OT_hint_add(OnActiveLayer, bpy.types.Operator):
     bl_idname = "image_dynamics.hint_add"
     bl_label = "Add Direction Hint"
     bl_description = "Add a point that tells the active layer which way and how fast to move"
     bl_options = {"REGISTER", "UNDO"}
 
-    @classmethod
-    def poll(cls, context):
-        return _active_layer(context) is not None
-
     def execute(self, context):
-        _active_layer(context).hints.add()
+        active_layer(context).hints.add()
         return {"FINISHED"}
 
 
-class IMAGEDYN_OT_hint_remove(bpy.types.Operator):
+class IMAGEDYN_OT_hint_remove(RemoveFromActiveLayer, bpy.types.Operator):
     bl_idname = "image_dynamics.hint_remove"
     bl_label = "Remove Direction Hint"
     bl_description = "Remove a direction hint from the active layer"
     bl_options = {"REGISTER", "UNDO"}
+    listed, what = "hints", "hint"
 
     index: bpy.props.IntProperty()
 
-    @classmethod
-    def poll(cls, context):
-        layer = _active_layer(context)
-        return layer is not None and len(layer.hints) > 0
-
     def execute(self, context):
-        return {"FINISHED"} if _remove_at(self, _active_layer(context).hints, "hint") else {"CANCELLED"}
+        return {"FINISHED"} if self.remove(context) is not None else {"CANCELLED"}
 
 
 GUIDE_NAMES = {"ARROW": "Flow Arrow", "PIN": "Pin", "LINE": "Flow Line"}
 
 
-class IMAGEDYN_OT_guide_add(bpy.types.Operator):
+class IMAGEDYN_OT_guide_add(OnActiveLayer, bpy.types.Operator):
     bl_idname = "image_dynamics.guide_add"
     bl_label = "Add Guide"
     bl_description = "Add an arrow, a pin or a flow line over the plane, for the active layer; move it as you like"
@@ -187,13 +147,6 @@ class IMAGEDYN_OT_guide_add(bpy.types.Operator):
         ("PIN", "Pin", "The picture does not move inside the pin's sphere"),
         ("LINE", "Flow Line", "Draw a curve over the plane (Tab when done, then select the plane again): the "
                               "picture flows along it at the layer's speed")])
-
-    @classmethod
-    def poll(cls, context):
-        if _active_layer(context) is None:
-            cls.poll_message_set("Add a motion layer first")
-            return False
-        return True
 
     def execute(self, context):
         plane_object = context.active_object
@@ -227,7 +180,7 @@ class IMAGEDYN_OT_guide_add(bpy.types.Operator):
             collection.objects.link(guide_object)
         guide_object.parent = plane_object
         guide_object.location = centre + Vector((0.0, 0.0, 0.001 * width))
-        guide = _active_layer(context).guides.add()
+        guide = active_layer(context).guides.add()
         guide.object, guide.kind = guide_object, self.kind
         if self.kind == "LINE" and not bpy.app.background and context.window is not None:
             _start_drawing(context, plane_object, guide_object)
@@ -246,25 +199,20 @@ def _start_drawing(context, plane_object, curve_object):
     bpy.ops.wm.tool_set_by_id(name="builtin.draw")
 
 
-class IMAGEDYN_OT_guide_remove(bpy.types.Operator):
+class IMAGEDYN_OT_guide_remove(RemoveFromActiveLayer, bpy.types.Operator):
     bl_idname = "image_dynamics.guide_remove"
     bl_label = "Remove Guide"
     bl_description = "Remove a guide from the active layer and delete its object"
     bl_options = {"REGISTER", "UNDO"}
+    listed, what = "guides", "guide"
 
     index: bpy.props.IntProperty()
 
-    @classmethod
-    def poll(cls, context):
-        layer = _active_layer(context)
-        return layer is not None and len(layer.guides) > 0
-
     def execute(self, context):
-        guides = _active_layer(context).guides
-        guide_object = guides[self.index].object if 0 <= self.index < len(guides) else None
-        if not _remove_at(self, guides, "guide"):
+        guide_object = self.remove(context)
+        if guide_object is None:
             return {"CANCELLED"}
-        if guide_object is not None:
+        if guide_object is not True:
             data = guide_object.data
             bpy.data.objects.remove(guide_object)
             if data is not None and data.users == 0:
@@ -284,11 +232,10 @@ class IMAGEDYN_OT_pluck(bpy.types.Operator):
 
     @classmethod
     def poll(cls, context):
-        obj = context.active_object
-        if obj is None or obj.type != "MESH" or not obj.image_dynamics.has_sway:
+        obj = active_plane(context, cls)
+        if obj is not None and not obj.image_dynamics.has_sway:
             cls.poll_message_set("Bake a Sway layer first")
-            return False
-        return True
+        return obj is not None and obj.image_dynamics.has_sway
 
     def execute(self, context):
         obj, frame = context.active_object, context.scene.frame_current

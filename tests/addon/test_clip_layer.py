@@ -49,6 +49,6 @@ def test_clip_layer_without_a_clip_is_refused(plane):
     try:
         bpy.ops.image_dynamics.generate()
     except RuntimeError as error:
-        assert "needs a clip: choose a video file or a folder of images" in str(error)
+        assert "needs a clip: choose a video file, a folder of images or a glob pattern" in str(error)
     else:
         raise AssertionError("Generate accepted a clip layer without a clip")

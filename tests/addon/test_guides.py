@@ -11,7 +11,7 @@ from imgdyn import extension as dev_extension, measure
 
 
 def job_of(plane):
-    job_module = dev_extension.extension_module("addon.job")
+    job_module = dev_extension.extension_module("addon.request.build")
     plane_module = dev_extension.extension_module("addon.plane")
     settings = plane.image_dynamics
     return job_module.build_job(plane_module.ImagePlane(plane, settings.source_mesh), settings, LOOP, "cpu")[0]

@@ -58,7 +58,7 @@ bpy.ops.image_dynamics.layer_add()
 plane.image_dynamics.layers[0].hints.add()
 assert bpy.ops.image_dynamics.generate() == {{"FINISHED"}}
 import importlib
-client = importlib.import_module("bl_ext.zipped.image_dynamics.addon.backend_client")
+client = importlib.import_module("bl_ext.zipped.image_dynamics.addon.service.client")
 print("ROOT", client.EXTENSION_ROOT)
 """
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)

@@ -43,12 +43,12 @@ def backend_result_and_bake(obj, loop_frames):
     module = extension.extension_module
     settings = obj.image_dynamics
     plane = module("addon.plane").ImagePlane(obj)
-    job, arrays = module("addon.job").build_job(plane, settings, loop_frames, "cpu")
-    client = module("addon.backend_client").shared_client(extension.default_backend_python())
+    job, arrays = module("addon.request.build").build_job(plane, settings, loop_frames, "cpu")
+    client = module("addon.service.client").shared_client(extension.default_backend_python())
     meta, result = client.generate(job, arrays)
     strengths = [module("addon.rig").layer_strength_name(layer) for layer in settings.layers]
-    motion = module("addon.bake").check_result(meta, result, loop_frames, strengths)
-    module("addon.bake").bake(plane, settings, motion, 1, loop_frames, 16)
+    motion = module("addon.carriers").check_result(meta, result, loop_frames, strengths)
+    module("addon.carriers").bake(plane, settings, motion, 1, loop_frames, 16)
     return plane, meta, result
 
 
@@ -60,7 +60,7 @@ def reference_frame(plane, meta, result, frame_index, size):
     for info in meta["layers"]:
         prefix = info["prefix"]
         if info["result"] == "lookup":
-            layers.append({"lookups": result[f"{prefix}_lookup"], "period": info["phase_frames"], "gain": 1.0,
+            layers.append({"lookups": result[f"{prefix}_lookup"], "period": info["phase_period"], "gain": 1.0,
                            "clock": frame_index})
         else:
             layers.append({"spectrum": result[f"{prefix}_spectrum"], "gain": 1.0,

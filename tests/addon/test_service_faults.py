@@ -76,7 +76,7 @@ def test_absent_cuda_is_explained(plane):
 
 
 def test_environment_problems_each_have_their_own_message():
-    client = dev_extension.extension_module("addon.backend_client")
+    client = dev_extension.extension_module("addon.service.client")
     good = {"executable": "/py", "python": "3.11.7", "python_ok": True, "min_python": "3.10",
             "packages": {"numpy": "2", "opencv-contrib-python-headless": "5", "torch": "2.13"}, "devices": ["cpu"]}
     assert client.environment_problem(good) is None
@@ -104,8 +104,8 @@ def long_job(frames, resolution):
 
 def start_long_job(frames, resolution, label):
     """A job that runs for a while through the session's warm backend: (jobs module, client, job)."""
-    jobs = dev_extension.extension_module("addon.jobs")
-    client = dev_extension.extension_module("addon.backend_client").shared_client(
+    jobs = dev_extension.extension_module("addon.service.worker")
+    client = dev_extension.extension_module("addon.service.client").shared_client(
         dev_extension.default_backend_python())
     image = np.zeros((resolution * 9 // 16, resolution, 3), np.float32)
     job = jobs.GenerateJob(client, long_job(frames, resolution), {"image": image}, 60.0, label).start()
@@ -138,7 +138,7 @@ def test_a_second_generate_while_one_runs_is_refused(plane):
 
 
 def test_twenty_jobs_through_one_warm_backend_keep_memory_flat(plane):
-    client_module = dev_extension.extension_module("addon.backend_client")
+    client_module = dev_extension.extension_module("addon.service.client")
 
     def rss_kib(pid):
         with open(f"/proc/{pid}/status", encoding="ascii") as handle:
@@ -157,7 +157,7 @@ def test_twenty_jobs_through_one_warm_backend_keep_memory_flat(plane):
 
 def test_idle_backend_is_stopped(plane):
     addon = dev_extension.extension_module("addon")
-    client_module = dev_extension.extension_module("addon.backend_client")
+    client_module = dev_extension.extension_module("addon.service.client")
     assert bpy.ops.image_dynamics.generate() == {"FINISHED"}
     client = client_module.current_client()
     process = client.process

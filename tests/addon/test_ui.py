@@ -75,10 +75,10 @@ def module(name):
 
 def draw_panel(context):
     log = []
-    panel = module("addon.panels").IMAGEDYN_PT_main
+    panel = module("addon.ui.panels").IMAGEDYN_PT_main
     panel.draw(types.SimpleNamespace(layout=CheckingLayout(log), draw_layer=panel.draw_layer), context)
     settings = context.active_object.image_dynamics
-    ui_list = module("addon.panels").IMAGEDYN_UL_layers
+    ui_list = module("addon.ui.panels").IMAGEDYN_UL_layers
     for layer in settings.layers:
         ui_list.draw_item(None, context, CheckingLayout(log), settings, layer, 0, settings, "active_layer", 0)
     return log
@@ -153,7 +153,7 @@ def test_paint_mask_makes_the_layers_own_image(plane):
 
 def test_flow_overlay_arrows_follow_the_baked_flow(plane):
     assert bpy.ops.image_dynamics.generate() == {"FINISHED"}
-    segments = module("addon.overlay").flow_segments(plane)
+    segments = module("addon.ui.overlay").flow_segments(plane)
     assert len(segments) > 0 and len(segments) % 6 == 0
     shafts = segments.reshape(-1, 6, 3)[:, :2]  # start and tip of each arrow, world space
     direction = shafts[:, 1] - shafts[:, 0]
@@ -162,6 +162,6 @@ def test_flow_overlay_arrows_follow_the_baked_flow(plane):
     v_of_start = (shafts[:, 0, 1] - plane.bound_box[0][1]) / plane.dimensions.y
     assert v_of_start.min() > 0.15 and v_of_start.max() < 0.45  # only over the river's mask
     assert bpy.ops.image_dynamics.flow_overlay() == {"FINISHED"}
-    assert module("addon.overlay").is_shown(plane)
+    assert module("addon.ui.overlay").is_shown(plane)
     assert bpy.ops.image_dynamics.flow_overlay() == {"FINISHED"}
-    assert not module("addon.overlay").is_shown(plane)
+    assert not module("addon.ui.overlay").is_shown(plane)

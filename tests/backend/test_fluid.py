@@ -37,7 +37,7 @@ def rendered_loop(image, meta, result, size, frames=None, supersample=1):
     """Display frames of the whole loop by the reference render (the spec's formula)."""
     painting = reference.Painting(np.concatenate([image, np.ones(image.shape[:2] + (1,), np.float32)], axis=-1))
     low = reference.low_band(painting.linear(), loop.low_band_sigma(image.shape[1]))
-    layer = {"lookups": result["layer0_lookup"], "period": meta["layers"][0]["phase_frames"], "gain": 1.0}
+    layer = {"lookups": result["layer0_lookup"], "period": meta["layers"][0]["phase_period"], "gain": 1.0}
     count = meta["loop_frames"] if frames is None else frames
     return [reference.to_display(reference.render(painting, low, [dict(layer, clock=t)], size, supersample)[..., :3])
             for t in range(count + 1)]
@@ -47,16 +47,16 @@ def test_lookups_by_age_and_the_phase_period():
     meta, result = generate(frames=48)
     info = meta["layers"][0]
     assert meta["working_size"] == [WIDTH, HEIGHT]
-    assert info["phase_frames"] == 24 and info["phases"] == loop.PHASES  # the divisor of 48 nearest 30 frames
+    assert info["phase_period"] == 24 and info["phases"] == loop.PHASES  # the divisor of 48 nearest 30 frames
     assert result["layer0_lookup"].shape == (25, HEIGHT, WIDTH, 2)  # ages -12..12: half a period each way
     assert np.abs(result["layer0_lookup"][12]).max() == 0.0  # age 0 is the still
     meta, result = generate(frames=48, phase_frames=16)
-    assert meta["layers"][0]["phase_frames"] == 16 and result["layer0_lookup"].shape[0] == 17
+    assert meta["layers"][0]["phase_period"] == 16 and result["layer0_lookup"].shape[0] == 17
 
 
 def test_phase_period_must_divide_the_loop():
     from backend.errors import JobSpecError
-    with pytest.raises(JobSpecError, match="phase_frames must divide the loop length 48"):
+    with pytest.raises(JobSpecError, match=r"phase_frames\) of \d+ frames must divide the loop length 48"):
         job(frames=48, phase_frames=20)
 
 

@@ -8,9 +8,9 @@ value is a driver of the frame times the layer's and the object's strength: it p
 import bpy
 import numpy as np
 
-from ..backend.reference import sample
-from .animation import add_driver, remove_animation
-from .rig import STRENGTH, pluck_variables, sway_expression
+from ...backend.reference import sample
+from ..animation import add_driver, remove_animation
+from ..rig import STRENGTH, pluck_variables, sway_expression
 
 TERMS = "imgdyn_terms"  # per key after the basis: +k plays cos of term k, -k its sin
 
@@ -52,8 +52,12 @@ def grid_mesh(name, source_mesh, origin, u_axis, v_axis, segments_u, segments_v)
     return mesh, uv
 
 
-def build_shape_mesh(plane, settings, motion, loop_start, loop_frames, grid_resolution):
-    """A grid mesh over the plane with the motion as shape keys; returns (mesh, key count). Not yet shown."""
+def build(plane, settings, motion, timing, grid_resolution):
+    """A grid mesh over the plane with the swaying motion as shape keys, (mesh, key count), or None when no layer
+    sways (a mesh cannot flow). Not yet shown."""
+    if not motion.swaying():
+        return None
+    loop_start, loop_frames = timing
     obj = plane.obj
     origin, u_axis, v_axis = plane.uv_frame()
     segments = grid_size(u_axis, v_axis, grid_resolution)
@@ -105,8 +109,8 @@ def _add_shape_keys(mesh, obj, modes, loop_start, loop_frames):
             block = holder.shape_key_add(name=name, from_mix=False)
             block.slider_min, block.slider_max = -10.0, 10.0
             block.data.foreach_set("co", rest + offsets.astype(np.float32).ravel())
-            expression = sway_expression(part, k, loop_start, loop_frames)
-            add_driver(key, f'key_blocks["{block.name}"].value', f"{expression} * s * l", variables=(
+            add_driver(key, f'key_blocks["{block.name}"].value', _key_expression(part, k, loop_start, loop_frames),
+                       variables=(
                 ("s", "OBJECT", obj, f'["{STRENGTH}"]'), ("l", "OBJECT", obj, f'["{layer_strength}"]'))
                 + pluck_variables(obj))
         return len(modes)
@@ -114,10 +118,15 @@ def _add_shape_keys(mesh, obj, modes, loop_start, loop_frames):
         bpy.data.objects.remove(holder)
 
 
-def install_shape_mesh(obj, settings, source_mesh, mesh):
-    settings.source_mesh = source_mesh
-    obj.data = mesh
-    settings.shape_mesh = mesh
+def install(plane, settings, staged):
+    if staged is not None:
+        settings.source_mesh = plane.mesh
+        plane.obj.data = settings.shape_mesh = staged[0]
+
+
+def discard(staged):
+    if staged is not None:
+        remove_shape_mesh(staged[0])
 
 
 def remove_shape_mesh(mesh):
@@ -126,10 +135,34 @@ def remove_shape_mesh(mesh):
     bpy.data.meshes.remove(mesh)
 
 
-def clear_shape_keys(obj, settings):
+def remove(obj, settings):
     mesh, source = settings.shape_mesh, settings.source_mesh
     if source is not None:
         obj.data = source
     settings.shape_mesh = settings.source_mesh = None
     if mesh is not None:
         remove_shape_mesh(mesh)
+
+
+def retime(settings, loop_start, loop_frames):
+    """Point each key's driver at the new loop, by the term the bake recorded for it."""
+    key = settings.shape_mesh.shape_keys if settings.shape_mesh is not None else None
+    if key is None or key.animation_data is None:
+        return
+    for block, term in zip(key.key_blocks[1:], key[TERMS]):
+        fcurve = key.animation_data.drivers.find(f'key_blocks["{block.name}"].value')
+        part = "cos" if term > 0 else "sin"
+        fcurve.driver.expression = _key_expression(part, abs(term), loop_start, loop_frames)
+
+
+def _key_expression(part, k, loop_start, loop_frames):
+    """A key's weight: its term's cos or sin at the frame, times the object's and the layer's strength."""
+    return f"{sway_expression(part, k, loop_start, loop_frames)} * s * l"
+
+
+def show(settings, sway_here):
+    """The keys play when swaying layers are shown on the geometry; muted otherwise."""
+    mesh = settings.shape_mesh
+    if mesh is not None and mesh.shape_keys is not None:
+        for block in mesh.shape_keys.key_blocks[1:]:
+            block.mute = not sway_here

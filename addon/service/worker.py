@@ -7,7 +7,7 @@ cancelled, and is killed when the backend stops answering for longer than the pr
 import threading
 import time
 
-from ..backend.errors import BackendError, InternalError
+from ...backend.errors import BackendError, InternalError
 
 # After Cancel the backend gets this long to stop by itself before it is killed.
 CANCEL_GRACE_S = 1.0
@@ -25,6 +25,11 @@ def active_job():
     return _active if _active is not None and not _active.done else None
 
 
+def last_request():
+    """The job (JSON data) last sent to the backend, as sent: what was computed. None before any."""
+    return _active.request if _active is not None else None
+
+
 class GenerateJob:
     def __init__(self, client, job, arrays, hang_timeout_s, label):
         self.client = client
@@ -36,6 +41,10 @@ class GenerateJob:
         self._job_id = None
         self._cancel_asked_at = None
         self._thread = threading.Thread(target=self._run, daemon=True, name="image-dynamics-job")
+
+    @property
+    def request(self):
+        return self._job
 
     @property
     def done(self):

@@ -17,11 +17,11 @@ import math
 import bpy
 import numpy as np
 
-from ..backend import loop, reference
-from .animation import add_driver, remove_animation
-from .clock import clock_name
-from .plane import PlaneError, painting_texels
-from .rig import STRENGTH, pluck_variables, sway_expression
+from ...backend import loop, reference
+from ..animation import add_driver, remove_animation
+from .clocks import clock_name
+from ..plane import PlaneError, painting_texels
+from ..rig import STRENGTH, pluck_variables, sway_expression
 
 MAX_ATLAS_SIDE = 16384
 NODE_NAME = "ImageDynamics Warp"
@@ -30,6 +30,7 @@ SWAY_SWITCH = "Sway On Texture"
 # Below this strength a flowing layer fades to the still picture (above it, strength is only speed).
 STILL_BELOW = 0.1
 IMAGE_NODE_KEY = "imgdyn_image_node"
+TERMS = "imgdyn_terms"  # on the group: the sway terms k whose drivers Re-time updates
 
 
 def atlas_layout(tiles, width, height):
@@ -57,10 +58,11 @@ def clock_node_name(layer_index):
     return f"Clock {layer_index}"
 
 
-def build_warp(obj, plane, motion, timing):
+def build(plane, settings, motion, timing, grid_resolution):
     """(images, node group) for a bake: per layer an atlas, and the painting's low band when a layer flows;
     nothing in the scene uses them yet. `images` are (image, kind, count, period, strength) for the settings'
     record."""
+    obj = plane.obj
     width, height = motion.working_size
     images = []
     try:
@@ -87,7 +89,8 @@ def build_warp(obj, plane, motion, timing):
     return images, group
 
 
-def install_warp(plane, settings, images, group):
+def install(plane, settings, staged):
+    images, group = staged
     _insert_group(plane.material, plane.image_node, group)
     settings.warp_material, settings.warp_group = plane.material, group
     settings.warp_images.clear()
@@ -96,7 +99,9 @@ def install_warp(plane, settings, images, group):
         entry.image, entry.kind, entry.terms, entry.period, entry.strength = image, kind, count, period, strength
 
 
-def remove_warp_data(images, group):
+def discard(staged):
+    """Remove what `build` made, before or after it was installed."""
+    images, group = staged
     if group is not None:
         remove_animation(group)
         bpy.data.node_groups.remove(group)
@@ -105,7 +110,7 @@ def remove_warp_data(images, group):
             bpy.data.images.remove(image)
 
 
-def clear_warp(settings):
+def remove(obj, settings):
     material = settings.warp_material
     if material is not None and material.node_tree is not None:
         _remove_group_node(material.node_tree)
@@ -113,22 +118,31 @@ def clear_warp(settings):
     group = settings.warp_group
     settings.warp_images.clear()
     settings.warp_material = settings.warp_group = None
-    remove_warp_data(images, group)
+    discard((images, group))
 
 
-def set_timing(settings, loop_start, loop_frames):
-    """Point the sway terms' drivers at a loop of `loop_frames` frames from `loop_start` (Re-time); the flowing
-    layers' clocks are F-curves (addon/clock.py)."""
+def retime(settings, loop_start, loop_frames):
+    """Point the sway terms' drivers at a loop of `loop_frames` frames from `loop_start`, by the terms the bake
+    recorded on the group; the flowing layers' clocks are F-curves (addon/carriers/clocks.py)."""
     group = settings.warp_group
     if group is None or group.animation_data is None:
         return
-    expressions = {}
-    for k in range(1, max([e.terms for e in settings.warp_images if e.kind == "SPECTRUM"], default=0) + 1):
-        expressions[f"Cos {k}"] = sway_expression("cos", k, loop_start, loop_frames)
-        expressions[f"Sin {k}"] = sway_expression("sin", k, loop_start, loop_frames)
-    for name, expression in expressions.items():
-        group.animation_data.drivers.find(f'nodes["{name}"].outputs[0].default_value').driver.expression = \
-            expression
+    for k in group.get(TERMS, ()):
+        for part in ("cos", "sin"):
+            path = f'nodes["{term_node_name(part, k)}"].outputs[0].default_value'
+            group.animation_data.drivers.find(path).driver.expression = sway_expression(part, k, loop_start,
+                                                                                         loop_frames)
+
+
+def show(settings, sway_here):
+    """Swaying layers play here when `sway_here`, else on the geometry; flowing layers always play here."""
+    switch = settings.warp_group.nodes.get(SWAY_SWITCH) if settings.warp_group is not None else None
+    if switch is not None:
+        switch.outputs[0].default_value = float(sway_here)
+
+
+def term_node_name(part, k):
+    return f"{part.capitalize()} {k}"
 
 
 def _atlas_image(name, tiles, width, height):
@@ -262,12 +276,14 @@ def _warp_group(obj, plane, motion, images, low, timing):
     if swaying:
         switch = build.node("ShaderNodeValue", -1850, 800, name=SWAY_SWITCH, label=SWAY_SWITCH).outputs[0]
         waves = {}
-        for k in range(1, max(len(part.spectrum) for part, _ in swaying) + 1):
+        group[TERMS] = list(range(1, max(len(part.spectrum) for part, _ in swaying) + 1))
+        for k in group[TERMS]:
             y = 1200 + 200 * k
-            waves[k] = (build.driven_value(f"Cos {k}", sway_expression("cos", k, loop_start, loop_frames), -1850,
-                                           y, pluck_variables(obj)),
-                        build.driven_value(f"Sin {k}", sway_expression("sin", k, loop_start, loop_frames), -1850,
-                                           y - 100))
+            waves[k] = (build.driven_value(term_node_name("cos", k), sway_expression("cos", k, loop_start,
+                                                                                      loop_frames),
+                                           -1850, y, pluck_variables(obj)),
+                        build.driven_value(term_node_name("sin", k), sway_expression("sin", k, loop_start,
+                                                                                      loop_frames), -1850, y - 100))
         sway = None
         for index, (part, image) in enumerate(swaying):
             columns, rows = atlas_layout(len(part.spectrum), width, height)
@@ -439,3 +455,52 @@ def _remove_group_node(tree):
         for name, sockets in targets.items():
             for target in sockets:
                 tree.links.new(image_node.outputs[name], target)
+
+
+# --- read back: the baked motion in the backend's array forms (the flow overlay, the command line's contact
+# sheet, ST-maps and measurements, with backend/reference.py) ---
+
+def atlas_tiles(image, count, width, height):
+    """The first `count` tiles of an atlas image, (count, H, W, 4) in image row order."""
+    columns, rows = atlas_layout(count, width, height)
+    pixels = np.empty(image.size[0] * image.size[1] * 4, np.float32)
+    image.pixels.foreach_get(pixels)
+    tiles = pixels.reshape(rows, height, columns, width, 4).transpose(0, 2, 1, 3, 4).reshape(-1, height, width, 4)
+    return tiles[:count, ::-1]
+
+
+def flowing_layers(settings):
+    """[(lookups by age (2H + 1, H, W, 2), phase period)] of the flowing layers, in bake order."""
+    width, height = settings.baked_working_size
+    layers = []
+    for entry in settings.warp_images:
+        if entry.kind == "AGES":
+            tiles = atlas_tiles(entry.image, entry.terms, width, height)
+            layers.append((np.concatenate([tiles[..., :2], tiles[-1:, ..., 2:]]), entry.period))
+    return layers
+
+
+def swaying_layers(settings):
+    """The spectra (K, H, W, 4) of the swaying layers (Re u, Re v, Im u, Im v), in bake order."""
+    width, height = settings.baked_working_size
+    return [np.concatenate([-tiles[..., :2], tiles[..., 2:]], axis=-1)
+            for tiles in (atlas_tiles(entry.image, entry.terms, width, height)
+                          for entry in settings.warp_images if entry.kind == "SPECTRUM")]
+
+
+def content_motion(settings):
+    """How far the content moves in one frame, (h, w, 2) in UV units (v up): the flowing layers' speed (a
+    stream one frame older has its lookup one frame further upstream) plus the sway's change at the loop's start.
+    (Mixing the streams' offsets would cancel: this is the motion of each stream.)"""
+    width, height = settings.baked_working_size
+    motion = np.zeros((height, width, 2), np.float32)
+    for lookups, _ in flowing_layers(settings):
+        half = (len(lookups) - 1) // 2
+        motion -= lookups[half + 1] - lookups[half]
+    frames = settings.baked_loop_frames
+    for spectrum in swaying_layers(settings):
+        for k, term in enumerate(spectrum, start=1):
+            phase = 2 * np.pi * k / frames
+            # the content moves by D(1) - D(0), D(t) = sum Re S cos - Im S sin
+            motion += term[..., :2] * (np.cos(phase) - 1) - term[..., 2:] * np.sin(phase)
+    return motion

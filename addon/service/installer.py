@@ -7,7 +7,7 @@ import subprocess
 import sys
 import threading
 
-from .backend_client import REQUIREMENTS
+from .client import REQUIREMENTS
 
 STAMP = ".image-dynamics-requirements"
 

@@ -3,18 +3,17 @@
 import bpy
 
 from . import overlay
-from .jobs import active_job
-from .rig import PLUCK_DECAY, STRENGTH, layer_strength_name
-from .state import motion_signature
+from ..service.worker import active_job
+from ..rig import PLUCK_DECAY, STRENGTH, layer_strength_name
+from ..settings.layer_values import layer_type_of, shown
+from ..settings.state import motion_signature
 
 
-LAYER_ICONS = {"FLUID": "MOD_FLUIDSIM", "DRIFT": "OUTLINER_OB_FORCE_FIELD", "OSCILLATION": "FORCE_WIND",
-               "CLIP": "FILE_MOVIE"}
 
 
 class IMAGEDYN_UL_layers(bpy.types.UIList):
     def draw_item(self, context, layout, data, item, icon, active_data, active_propname, index):
-        layout.prop(item, "name", text="", emboss=False, icon=LAYER_ICONS[item.layer_type])
+        layout.prop(item, "name", text="", emboss=False, icon=layer_type_of(item).icon)
         layout.prop(item, "mute", text="", emboss=False, icon="HIDE_ON" if item.mute else "HIDE_OFF")
 
 
@@ -80,65 +79,70 @@ class IMAGEDYN_PT_main(bpy.types.Panel):
             row.operator("image_dynamics.retime", icon="TIME", text="")
             row.operator("image_dynamics.flow_overlay", icon="ARROW_LEFTRIGHT", text="",
                          depress=overlay.is_shown(obj))
+            row.operator("image_dynamics.export_stmaps", icon="EXPORT", text="")
             row.operator("image_dynamics.clear", icon="X", text="")
 
     @staticmethod
     def draw_layer(layout, layer, obj):
+        """The active layer's settings, in the order its type declares them (layertypes/)."""
         box = layout.box()
         box.prop(layer, "layer_type")
         if layer_strength_name(layer) in obj.keys():
             box.prop(obj, f'["{layer_strength_name(layer)}"]', text="Layer Strength")
-        row = box.row(align=True)
-        row.prop(layer, "mask_source")
+        for param in layer_type_of(layer).params:
+            draw = KIND_DRAWERS.get(param.kind)
+            if draw is not None:
+                draw(box, layer, param, obj)
+            elif shown(layer, param):
+                box.prop(layer, param.prop)
+
+
+def _draw_mask(box, layer, param, obj):
+    row = box.row(align=True)
+    row.prop(layer, f"{param.prop}_source")
+    if param.required:  # the layer's own mask can be painted in place
         row.operator("image_dynamics.paint_mask", icon="BRUSH_DATA", text="")
-        if layer.mask_source == "VERTEX_GROUP":
-            box.prop_search(layer, "mask_vertex_group", obj, "vertex_groups")
-        else:
-            box.prop(layer, "mask_rect" if layer.mask_source == "RECT" else "mask_image")
-        box.prop(layer, "feather")
-        if layer.layer_type == "CLIP":
-            box.prop(layer, "clip_path")
-            box.prop(layer, "clip_motion")
-            if layer.clip_motion == "FLUID":
-                box.prop(layer, "clip_method")
-                if layer.clip_method == "PREDICT":
-                    box.prop(layer, "train_seconds")
-                    box.prop(layer, "reuse_model")
-            else:
-                for name in ("terms", "scale", "seed"):
-                    box.prop(layer, name)
-        elif layer.layer_type == "OSCILLATION":
-            for name in ("amplitude", "wind_angle", "terms", "falloff", "scale", "seed"):
-                box.prop(layer, name)
-        else:
-            if layer.layer_type == "DRIFT":
-                box.prop(layer, "drift_angle")
-            row = box.row(align=True)
-            row.prop(layer, "speed")
-            row.prop(layer, "speed_unit", text="")
-        if layer.layer_type in {"FLUID", "DRIFT"} or (layer.layer_type == "CLIP" and layer.clip_motion == "FLUID"):
-            box.prop(layer, "phase_frames")
-        if layer.layer_type in {"FLUID", "OSCILLATION"}:
-            box.prop(layer, "edge_tolerance")
-        box.label(text="Guides")
-        for index, guide in enumerate(layer.guides):
-            row = box.row(align=True)
-            row.prop(guide, "object", text=guide.bl_rna.properties["kind"].enum_items[guide.kind].name)
-            row.operator("image_dynamics.guide_remove", icon="X", text="").index = index
+    source = getattr(layer, f"{param.prop}_source")
+    if source == "VERTEX_GROUP":
+        box.prop_search(layer, f"{param.prop}_vertex_group", obj, "vertex_groups")
+    else:
+        box.prop(layer, f"{param.prop}_rect" if source == "RECT" else f"{param.prop}_image")
+
+
+def _draw_guides(box, layer, param, obj):
+    box.label(text="Guides")
+    for index, guide in enumerate(layer.guides):
         row = box.row(align=True)
-        for kind, icon in (("ARROW", "EMPTY_SINGLE_ARROW"), ("LINE", "CURVE_BEZCURVE"), ("PIN", "PINNED")):
-            row.operator("image_dynamics.guide_add", icon=icon,
-                         text=guide_label(kind)).kind = kind
-        box.prop(layer, "pin_image")
-        box.prop(layer, "pin_falloff")
-        if layer.layer_type == "FLUID":
-            box.label(text="Direction hints (UV position, pixels per frame)")
-            for index, hint in enumerate(layer.hints):
-                row = box.row(align=True)
-                row.prop(hint, "uv", text="")
-                row.prop(hint, "velocity", text="")
-                row.operator("image_dynamics.hint_remove", icon="X", text="").index = index
-            box.operator("image_dynamics.hint_add", icon="ADD")
+        row.prop(guide, "object", text=guide.bl_rna.properties["kind"].enum_items[guide.kind].name)
+        row.operator("image_dynamics.guide_remove", icon="X", text="").index = index
+    row = box.row(align=True)
+    for kind, icon in (("ARROW", "EMPTY_SINGLE_ARROW"), ("LINE", "CURVE_BEZCURVE"), ("PIN", "PINNED")):
+        row.operator("image_dynamics.guide_add", icon=icon, text=guide_label(kind)).kind = kind
+
+
+def _draw_speed(box, layer):
+    row = box.row(align=True)
+    row.prop(layer, "speed")
+    row.prop(layer, "speed_unit", text="")
+
+
+def _draw_hints(box, layer, param, obj):
+    _draw_speed(box, layer)  # along flow lines
+    box.label(text="Direction hints (UV position, pixels per frame)")
+    for index, hint in enumerate(layer.hints):
+        row = box.row(align=True)
+        row.prop(hint, "uv", text="")
+        row.prop(hint, "velocity", text="")
+        row.operator("image_dynamics.hint_remove", icon="X", text="").index = index
+    box.operator("image_dynamics.hint_add", icon="ADD")
+
+
+def _draw_velocity(box, layer, param, obj):
+    box.prop(layer, "drift_angle")
+    _draw_speed(box, layer)
+
+
+KIND_DRAWERS = {"mask": _draw_mask, "pins": _draw_guides, "hints": _draw_hints, "velocity": _draw_velocity}
 
 
 def guide_label(kind):
@@ -148,11 +152,4 @@ def guide_label(kind):
 _classes = (IMAGEDYN_UL_layers, IMAGEDYN_PT_main)
 
 
-def register():
-    for cls in _classes:
-        bpy.utils.register_class(cls)
-
-
-def unregister():
-    for cls in reversed(_classes):
-        bpy.utils.unregister_class(cls)
+register, unregister = bpy.utils.register_classes_factory(_classes)

@@ -13,10 +13,10 @@ import subprocess
 import threading
 import time
 
-from ..backend.errors import BackendCrashedError, BackendStartError, ProtocolError, from_kind
-from ..backend.protocol import PROTOCOL_VERSION, read_message, write_message
+from ...backend.errors import BackendCrashedError, BackendStartError, ProtocolError, from_kind
+from ...backend.protocol import PROTOCOL_VERSION, read_message, write_message
 
-EXTENSION_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+EXTENSION_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # addon/service/ -> root
 REQUIREMENTS = os.path.join(EXTENSION_ROOT, "requirements", "backend.txt")
 LOG_LINES = 40
 PROBE_TIMEOUT_S = 120

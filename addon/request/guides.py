@@ -53,15 +53,6 @@ def guide_hints(layer, plane, projection, loop_frames, depsgraph):
     return hints, pins
 
 
-def wind_degrees(layer, hints):
-    """The sway direction: the first arrow's, when the layer has one, else the layer's wind angle."""
-    if hints:
-        x, y = hints[0]["velocity"]
-        if x or y:
-            return math.degrees(math.atan2(y, x))
-    return math.degrees(layer.wind_angle)
-
-
 def drift_velocity(layer, image_width, loop_frames):
     speed = speed_px_per_frame(layer.speed, layer.speed_unit, image_width, loop_frames)
     return [speed * math.cos(layer.drift_angle), speed * math.sin(layer.drift_angle)]

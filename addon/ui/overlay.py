@@ -4,8 +4,8 @@ so the user sees what the backend understood."""
 import bpy
 import numpy as np
 
-from .plane import ImagePlane
-from .readback import content_motion
+from ..plane import ImagePlane
+from ..carriers.texture import content_motion
 
 _handle = None
 _segments = {}  # object name -> (N, 3) world-space points, two per line

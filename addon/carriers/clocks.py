@@ -11,8 +11,8 @@ the loop's start, so the loop repeats every T frames; at a constant strength s, 
 
 import bpy
 
-from .animation import ensure_fcurve, fcurves_of, remove_fcurve, set_linear_keys
-from .rig import STRENGTH
+from ..animation import ensure_fcurve, fcurves_of, remove_fcurve, set_linear_keys
+from ..rig import STRENGTH
 
 CLOCK_DESCRIPTION = ("The flowing layer's clock: the running sum of its strength, baked by Image Dynamics whenever "
                      "the strength changes (edit the strength, not this)")

@@ -1,0 +1,65 @@
+"""What the backend computed, checked before anything touches the scene, as the carriers bake it."""
+
+import numpy as np
+
+from ...backend import loop
+from ...backend.errors import InputError
+
+
+class MotionPart:
+    """One layer's baked motion: flowing lookups by stream age (2H + 1, H, W, 2) with the streams' period in
+    frames, or a swaying spectrum (K, H, W, 4) of Re u, Re v, Im u, Im v per term k = 1..K; in UV units."""
+
+    def __init__(self, label, strength, lookup=None, period=0, spectrum=None):
+        self.label, self.strength = label, strength
+        self.lookup, self.period, self.spectrum = lookup, period, spectrum
+
+
+class Motion:
+    """One MotionPart per layer, at the working size."""
+
+    def __init__(self, parts, working_size):
+        self.parts, self.working_size = parts, working_size
+
+    def flowing(self):
+        return [part for part in self.parts if part.lookup is not None]
+
+    def swaying(self):
+        return [part for part in self.parts if part.spectrum is not None]
+
+
+def motion_parts(result, meta, strengths):
+    """The backend's layers, in job order, each with the name of its strength property."""
+    parts = []
+    for layer, strength in zip(meta["layers"], strengths, strict=True):
+        prefix = layer["prefix"]
+        if layer["result"] == "lookup":
+            parts.append(MotionPart(layer["name"], strength, lookup=result[f"{prefix}_lookup"],
+                                    period=int(layer["phase_period"])))
+        else:
+            parts.append(MotionPart(layer["name"], strength, spectrum=result[f"{prefix}_spectrum"]))
+    return parts
+
+
+def check_result(meta, result, loop_frames, strengths):
+    """The backend is another program: check what it sent before anything touches the scene."""
+    try:
+        width, height = meta["working_size"]
+        parts = motion_parts(result, meta, strengths)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InputError(f"the backend's result is incomplete ({exc}); the scene was not changed") from None
+    for part in parts:
+        ages = 2 * loop.half_span(part.period) + 1
+        if part.lookup is not None and (part.period < 1 or loop_frames % part.period
+                                        or part.lookup.shape != (ages, height, width, 2)):
+            raise InputError(f"the backend sent arrays of shape {part.lookup.shape} for a phase period of "
+                             f"{part.period} frames, which do not fit a loop of {loop_frames} at {width}x{height}; "
+                             f"the scene was not changed")
+        if part.spectrum is not None and (part.spectrum.shape[1:] != (height, width, 4)
+                                          or not 1 <= len(part.spectrum) <= loop_frames // 2):
+            raise InputError(f"the backend sent a spectrum of shape {part.spectrum.shape}, expected (K <= "
+                             f"{loop_frames // 2}, {height}, {width}, 4); the scene was not changed")
+        for array in (part.lookup, part.spectrum):
+            if array is not None and not np.isfinite(array).all():
+                raise InputError("the backend sent NaN or infinite motion; the scene was not changed")
+    return Motion(parts, (width, height))
