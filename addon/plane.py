@@ -3,6 +3,8 @@
 import bpy
 import numpy as np
 
+from ..backend.sizes import fit_longest
+
 
 class PlaneError(Exception):
     """The selected object cannot be animated; the message tells the user what to do."""
@@ -149,8 +151,7 @@ def read_pixels(image, max_side, what):
         raise PlaneError(f"{what} '{image.name}' has no pixels: check that its file can be read")
     source = image
     if max(width, height) > max_side:
-        scale = max_side / max(width, height)
-        width, height = max(1, round(width * scale)), max(1, round(height * scale))
+        width, height = fit_longest(width, height, max_side)
         source = image.copy()  # scale() works in place; the user's image stays as it is
         source.scale(width, height)
     try:

@@ -18,6 +18,8 @@ import math
 import cv2
 import numpy as np
 
+from .sizes import fit_longest
+
 # Smallest filter scale of the correction passes, in working pixels.
 FINEST_SIGMA_PX = 2.0
 # Confidence, as a share of a lone hint's own, below which the field fades out (across edges, in empty regions).
@@ -42,14 +44,13 @@ def guide_image(image, width, height):
     picture = picture.reshape(height, width, -1)
     sigma = max(0.5, 0.002 * max(width, height))
     picture = cv2.GaussianBlur(picture, (0, 0), sigma).reshape(height, width, -1)
-    scale = min(1.0, STRUCTURE_PX / max(width, height))
-    small_w, small_h = max(2, round(width * scale)), max(2, round(height * scale))
+    small_w, small_h = fit_longest(width, height, STRUCTURE_PX, least=2)
     small = cv2.resize(picture, (small_w, small_h), interpolation=cv2.INTER_AREA).reshape(small_h, small_w, -1)
     flat = cv2.ximgproc.l0Smooth(np.ascontiguousarray(small), lambda_=FLATTEN, kappa=2.0)
     flat = cv2.resize(flat, (width, height), interpolation=cv2.INTER_LINEAR).reshape(height, width, -1)
     # The coarse copy blurs the borders by the scale factor; the picture puts them back where they are, and the
     # variance threshold keeps its texture out.
-    radius = max(1, math.ceil(1.0 / scale))
+    radius = max(1, math.ceil(max(width, height) / max(small_w, small_h)))
     snapped = cv2.ximgproc.guidedFilter(picture, flat, radius, TEXTURE_VARIANCE)
     return np.ascontiguousarray(snapped.reshape(height, width, -1), np.float32)
 

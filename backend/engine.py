@@ -10,11 +10,11 @@ from .device import pick_device
 from .engines import Work, engine_for
 from .engines.results import Sway
 from .errors import InputError
+from .sizes import fit_longest
 
 
 def working_size(width, height, bound):
-    scale = min(1.0, bound / max(width, height))
-    return max(1, round(width * scale)), max(1, round(height * scale))
+    return fit_longest(width, height, bound)
 
 
 class Grid:

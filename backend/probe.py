@@ -36,13 +36,12 @@ def probe():
             report.setdefault("import_errors", {})[name] = f"{type(exc).__name__}: {exc}"
     if report["packages"]["torch"]:
         import torch
-        report["devices"].append("cpu")
-        if torch.cuda.is_available():
-            report["devices"].append("cuda")
+
+        from .device import available_devices  # imports torch: only once it is known to import
+        report["devices"] = available_devices()
+        if "cuda" in report["devices"]:
             report["cuda_name"] = torch.cuda.get_device_name(0)
             report["cuda_free_memory"] = torch.cuda.mem_get_info()[0]
-        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-            report["devices"].append("mps")
     return report
 
 

@@ -8,6 +8,7 @@ from mathutils import Vector
 
 from ..addon.animation import set_constant_interpolation
 from ..addon.plane import ImagePlane, PlaneError
+from ..backend.sizes import fit_longest
 from ..addon.rig import PLUCK_FRAME, PLUCK_GAIN
 from .polls import OnActiveLayer, OnPlane, RemoveFromActiveLayer, active_layer, active_plane
 
@@ -99,8 +100,7 @@ class IMAGEDYN_OT_paint_mask(OnActiveLayer, bpy.types.Operator):
 
 def _new_mask_image(name, width, height, longest=1024):
     """A black mask with the picture's aspect, packed so that it is saved with the .blend."""
-    scale = longest / max(width, height)
-    size = max(1, round(width * scale)), max(1, round(height * scale))
+    size = fit_longest(width, height, longest, enlarge=True)
     image = bpy.data.images.new(name, *size, alpha=False)
     black = np.zeros(size[0] * size[1] * 4, np.float32)
     black[3::4] = 1.0

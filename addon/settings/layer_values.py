@@ -14,6 +14,7 @@ import bpy
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, FloatVectorProperty, IntProperty, PointerProperty, \
     StringProperty
 
+from ...backend.sizes import fit_longest
 from ...layertypes import LAYER_TYPES, layer_type
 from ..plane import PlaneError, read_pixels
 from ..request.guides import drift_velocity
@@ -162,7 +163,7 @@ def _mask_request(layer, param, array_name, context, where):
         return {"rect": [float(c) for c in getattr(layer, f"{param.prop}_rect")]}
     plane = context.plane
     if source == "VERTEX_GROUP":
-        size = _fitted(plane.image.size, context.max_side)
+        size = fit_longest(*plane.image.size, context.max_side, enlarge=True)
         context.arrays[array_name] = plane.vertex_group_mask(getattr(layer, f"{param.prop}_vertex_group"), *size)
         return {"array": array_name}
     image = getattr(layer, f"{param.prop}_image")
@@ -200,12 +201,6 @@ def _path_request(layer, param, context, where):
         what = param.help.split(" (")[0].split(";")[0]  # "A video file, a folder of images or ..."
         raise PlaneError(f"{where} needs a {param.label.lower()}: choose {what[0].lower()}{what[1:]} that exists")
     return path
-
-
-def _fitted(size, max_side):
-    width, height = size
-    scale = max_side / max(width, height)
-    return max(1, round(width * scale)), max(1, round(height * scale))
 
 
 # --- a job's layer -> properties ------------------------------------------------------------------------------

@@ -9,6 +9,8 @@ import bpy
 import numpy as np
 import pytest
 
+from layertypes import LAYER_TYPES
+
 from imgdyn import measure
 from imgdyn.extension import REPO_ROOT, default_backend_python
 
@@ -89,6 +91,14 @@ def test_layers_on_the_command_line(tmp_path):
     report = json.loads((out / "report.json").read_text())
     assert report["loop_error"] < 1 / 255 and report["shape_keys"] == 6  # 3 cos/sin pairs of the sway only
     assert set(report["outputs"]) == {"blend", "video", "contact_sheet"}
+    # What was computed: the job as sent, every layer with every declared parameter, the given ones as given.
+    sent = report["job"]["layers"]
+    assert [layer["type"] for layer in sent] == ["fluid", "oscillation"]
+    for layer in sent:
+        assert set(layer) == {"name", "type"} | {param.key for param in LAYER_TYPES[layer["type"]].params}
+    assert sent[1]["terms"] == 3 and sent[1]["amplitude"] == pytest.approx(3.0) and sent[1]["sway_across"] == pytest.approx(0.3)
+    (hint,) = sent[0]["hints"]
+    assert hint["uv"] == pytest.approx([0.5, 0.3]) and hint["velocity"] == pytest.approx([3.0, 0.0])
 
 
 def test_the_command_line_eases_the_motion_in(tmp_path):
