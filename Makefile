@@ -17,6 +17,7 @@ demo: venvs
 	$(BLENDER_PY) -m imgdyn animate samples/river/river.png --job samples/river/job.json --out out/demo-river --formats mp4,gif --samples 2
 	$(BLENDER_PY) -m imgdyn animate samples/sky/sky.png --job samples/sky/job.json --out out/demo-sky --formats mp4,gif --samples 2
 	$(BLENDER_PY) -m imgdyn animate samples/tree/tree.png --job samples/tree/job.json --out out/demo-tree --formats mp4,gif --samples 2
+	$(BLENDER_PY) -m imgdyn animate samples/campfire/campfire.png --job samples/campfire/job.json --out out/demo-campfire --formats mp4,gif --samples 2
 
 test: test-backend test-addon
 

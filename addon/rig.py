@@ -38,15 +38,19 @@ def pluck_variables(obj):
             ("f0", "OBJECT", obj, f'["{PLUCK_FRAME}"]'))
 
 
+def term_expression(part, k, loop_start, loop_frames):
+    """cos or sin of term k (k whole cycles per loop) at the frame: a driver expression."""
+    return f"{part}({k} * 2 * pi * ((frame - {loop_start}) / {loop_frames}))"
+
+
 def sway_expression(part, k, loop_start, loop_frames):
     """Weight of the cos or sin part of term k at the frame: the loop, plus (on the cos part) the damped
     oscillation started by the last pluck, which is 0 before it, rises, and dies away."""
-    phase = f"2 * pi * ((frame - {loop_start}) / {loop_frames})"
     if part == "sin":
-        return f"sin({k} * {phase})"
+        return term_expression("sin", k, loop_start, loop_frames)
     pluck = (f"g * exp(-d * {k} * (frame - f0)) * sin(2 * pi * {k} * (frame - f0) / {loop_frames}) "
              f"* (frame >= f0)")
-    return f"(cos({k} * {phase}) + {pluck})"
+    return f"({term_expression('cos', k, loop_start, loop_frames)} + {pluck})"
 
 
 def layer_strength_name(layer):

@@ -8,7 +8,7 @@ import torch
 from . import densify, fluid, loop, masks
 from .device import pick_device
 from .engines import Work, engine_for
-from .engines.results import Sway
+from .engines.results import Light, Sway
 from .errors import InputError
 from .sizes import fit_longest
 
@@ -56,7 +56,8 @@ def run_job(job, image, arrays, progress):
             soft = soft / total
             info = {"name": layer.name, "type": layer.type, "prefix": prefix}
             work = Work(grid=grid, guide=guide, image=image, arrays=arrays, loop_frames=job.loop_frames,
-                        device=device, envelope=soft * _layer_pins(layer, grid, arrays), progress=progress,
+                        fps=job.fps, device=device, envelope=soft * _layer_pins(layer, grid, arrays),
+                        edge_tolerance=layer.edge_tolerance, seed=getattr(layer, "seed", 0), progress=progress,
                         info=info)
             result[f"{prefix}_mask"] = soft.astype(np.float32)
             motion = engine_for(layer.type).motion(layer, work)
@@ -64,8 +65,16 @@ def run_job(job, image, arrays, progress):
                 uv = px_to_uv(motion.coefficients, width, height)
                 result[f"{prefix}_spectrum"] = np.concatenate([uv.real, uv.imag], axis=-1).astype(np.float32)
                 info.update(result="spectrum", terms=list(range(1, motion.coefficients.shape[0] + 1)))
+            elif isinstance(motion, Light):
+                result[f"{prefix}_flicker"] = np.stack([motion.spectrum.real, motion.spectrum.imag],
+                                                       axis=-1).astype(np.float32)
+                info.update(result="flicker", cycles_per_loop=[int(k) for k in motion.terms],
+                            channel_weights=[float(w) for w in motion.weights])
             else:
                 result.update(_flowing(prefix, motion.velocity * work.envelope[..., None], job, layer, work))
+                if motion.sparkle is not None:
+                    result[f"{prefix}_sparkle"] = motion.sparkle
+                    info["sparkle"] = True
             meta["layers"].append(info)
     meta["seconds"] = round(time.perf_counter() - started, 4)
     return meta, result

@@ -7,12 +7,12 @@ turns SpecError into the backend's JobSpecError. docs/job-spec.md describes ever
 
 from dataclasses import dataclass
 
-from layertypes import SpecError, divides_loop, layer_type, resolve_layer, whole
+from layertypes import SpecError, divides_loop, layer_type, number, resolve_layer, whole
 
 from .errors import JobSpecError
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
-TOP_LEVEL = {"loop_frames", "layers", "working_resolution", "device", "image_size"}
+TOP_LEVEL = {"loop_frames", "layers", "working_resolution", "device", "image_size", "fps"}
 
 
 @dataclass
@@ -61,11 +61,12 @@ class Job:
     working_resolution: int = 256
     device: str = "auto"
     image_size: tuple = None  # (width, height) of the original when the image sent is a reduced copy
+    fps: float = 24.0         # frames per second of the scene: rates per second become cycles per loop
 
     def resolved(self):
         """The job as computed, every layer with every parameter after defaults (JSON data)."""
         data = {"loop_frames": self.loop_frames, "working_resolution": self.working_resolution,
-                "device": self.device, "layers": [layer.values for layer in self.layers]}
+                "device": self.device, "fps": self.fps, "layers": [layer.values for layer in self.layers]}
         if self.image_size:
             data["image_size"] = list(self.image_size)
         return data
@@ -87,7 +88,7 @@ def _parse(data):
         _expect(key in data, f"{where}:", f"missing key {key!r}")
     job = Job(loop_frames=whole(data["loop_frames"], f"{where}.loop_frames", 2, 100000), layers=[],
               working_resolution=whole(data.get("working_resolution", 256), f"{where}.working_resolution", 8, 8192),
-              device=data.get("device", "auto"))
+              device=data.get("device", "auto"), fps=number(data.get("fps", 24.0), f"{where}.fps", 1.0, 1000.0))
     if "image_size" in data:
         size = data["image_size"]
         _expect(isinstance(size, list) and len(size) == 2, f"{where}.image_size", "must be [width, height]")

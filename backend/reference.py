@@ -117,15 +117,19 @@ def sway_offset(spectrum, loop_phase, uv):
     return offset
 
 
-def blend_streams(painting, low, base_uv, offsets, weights):
+def blend_streams(painting, low, base_uv, offsets, weights, sparkle=None):
     """The variance-preserving mix of a flowing layer's streams (backend/loop.py): display-space colour (..., 3)
-    and alpha (...)."""
+    and alpha (...); with a sparkle image (h, w, 2: noise, highlight weight), also the mix of its product read
+    through the same streams, kept at the same variance (the shimmer, backend/appearance.py)."""
     sigma = loop.low_band_sigma(painting.size[0])
     to_px = np.array(painting.size, np.float64) / sigma
-    low_mix, high_mix, alpha, norm = 0.0, 0.0, 0.0, 0.0
+    low_mix, high_mix, alpha, norm, glints = 0.0, 0.0, 0.0, 0.0, 0.0
     for i, (offset_i, weight_i) in enumerate(zip(offsets, weights)):
         where = base_uv + offset_i
         colour = painting.read(where)
+        if sparkle is not None:
+            read = sample(sparkle, where)
+            glints = glints + weight_i * read[..., 0] * read[..., 1]
         low_i = sample(low, where)
         low_mix = low_mix + weight_i * low_i
         high_mix = high_mix + weight_i * (to_display(colour[..., :3]) - low_i)
@@ -134,14 +138,30 @@ def blend_streams(painting, low, base_uv, offsets, weights):
             apart = np.sqrt((((offset_i - offset_j) * to_px) ** 2).sum(axis=-1)) if i != j else 0.0
             rho = loop.CORE_SHARE * np.exp(-apart ** 2) + (1 - loop.CORE_SHARE) * np.exp(-apart / loop.TAIL_SIGMAS)
             norm = norm + weight_i * weight_j * rho
-    return low_mix + high_mix / np.sqrt(norm)[..., None], alpha
+    mixed = low_mix + high_mix / np.sqrt(norm)[..., None]
+    if sparkle is None:
+        return mixed, alpha
+    return mixed, alpha, glints / np.sqrt(norm)
+
+
+def flicker_gain(layer, uv):
+    """The factor on linear colour of a flickering layer at the UV points, (..., 3): 1 + gain m(t) w, never
+    below 0. The modulation is read from its (K, h, w, 2) atlas with the same sampler as the painting."""
+    spectrum = np.asarray(layer["flicker"], np.float64)
+    terms = np.asarray(layer["cycles_per_loop"], np.float64)
+    weights = np.cos(terms * layer["phase"]), np.sin(terms * layer["phase"])
+    field = np.tensordot(weights[0], spectrum[..., 0], axes=(0, 0)) - np.tensordot(weights[1], spectrum[..., 1],
+                                                                                    axes=(0, 0))
+    modulation = sample(field[..., None], uv)[..., 0]
+    return np.maximum(1.0 + layer["gain"] * modulation[..., None] * np.asarray(layer["weights"]), 0.0)
 
 
 def render(painting, low, layers, size, supersample=1):
     """One frame, (height, width, 4) linear RGBA. `painting` is a Painting, `low` its low band, `size`
     the frame's (width, height) over the whole picture. `layers` lists dicts: {"lookups", "clock", "gain",
     "period"} for a flowing layer (gain: how much of the flow shows, 0..1; the warp uses
-    min(1, strength / 0.1)), {"spectrum", "phase", "gain"} for a swaying one (gain scales the sway).
+    min(1, strength / 0.1); with "sparkle", its shimmer), {"spectrum", "phase", "gain"} for a swaying one
+    (gain scales the sway), {"flicker", "cycles_per_loop", "weights", "phase", "gain"} for a flickering one (phase: 2 pi t / T).
     `supersample` n averages n x n samples per pixel, as a renderer with several samples and a box filter does."""
     if supersample > 1:
         width, height = size
@@ -155,14 +175,22 @@ def render(painting, low, layers, size, supersample=1):
     base_uv = uv + sway
     base = painting.read(base_uv)
     colour, alpha = to_display(base[..., :3]), base[..., 3]
+    shimmer = []
     for layer in layers:
         if "lookups" not in layer:
             continue
         phases = [loop.phase(layer["clock"], i, layer["period"]) for i in range(loop.PHASES)]
         offsets = [stream_offset(layer["lookups"], age, uv) for age, _ in phases]
-        mixed, mixed_alpha = blend_streams(painting, low, base_uv, offsets, [w for _, w in phases])
+        mixed, mixed_alpha, *glints = blend_streams(painting, low, base_uv, offsets, [w for _, w in phases],
+                                                    layer.get("sparkle"))
         gain = min(max(layer["gain"], 0.0), 1.0)
+        shimmer.extend(gain * glint for glint in glints)
         colour = colour + gain * (mixed - to_display(base[..., :3]))
         alpha = alpha + gain * (mixed_alpha - base[..., 3])
     linear = np.power(np.maximum(colour, 0.0), loop.GAMMA)
+    for glints in shimmer:  # flowing highlights brighten and darken where their sparkle is
+        linear = linear * np.maximum(1.0 + glints, 0.0)[..., None]
+    for layer in layers:
+        if "flicker" in layer:
+            linear = linear * flicker_gain(layer, uv)
     return np.concatenate([linear, alpha[..., None]], axis=-1).astype(np.float32)

@@ -47,9 +47,10 @@ def synthetic_flow(width, height, frames, rng):
     return -ages * velocity, period
 
 
-def motion(lookup=None, period=0, spectrum=None, size=(160, 90)):
+def motion(lookup=None, period=0, spectrum=None, size=(160, 90), flicker=None, terms=()):
     carriers = extension.extension_module("addon.carriers")
-    return carriers.Motion([carriers.MotionPart("bench", "motion_strength_layer1", lookup, period, spectrum)], size)
+    return carriers.Motion([carriers.MotionPart("bench", "motion_strength_layer1", lookup, period, spectrum,
+                                                flicker=flicker, terms=terms, weights=(1.2, 0.9, 0.6))], size)
 
 
 def timed(function, *args):
@@ -111,7 +112,9 @@ def main(out_path):
     with tempfile.TemporaryDirectory() as folder:
         static_play = playback_seconds()
         static_render = render_seconds(folder)
-        for label, baked in (("fluid", motion(lookup, period)), ("sway", motion(spectrum=spectrum))):
+        flicker = smooth_noise(rng, (90, 160, 6, 2)).transpose(2, 0, 1, 3) * 0.1  # six terms, 2 to 7 per loop
+        for label, baked in (("fluid", motion(lookup, period)), ("sway", motion(spectrum=spectrum)),
+                             ("flicker", motion(flicker=flicker, terms=range(2, 8)))):
             bake_module.bake(image_plane, settings, baked, 1, LOOP, 64)
             for carrier in ("TEXTURE", "GEOMETRY"):
                 settings.carrier = carrier

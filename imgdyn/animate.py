@@ -46,7 +46,7 @@ def parse_args(argv):
     animate.add_argument("--name", help="base name of the .blend (default: the image's name)")
     animate.add_argument("--formats", default="mp4", help="any of mp4,gif,png (png keeps the frames)")
     animate.add_argument("--width", type=int, default=1280, help="render width in pixels (default 1280)")
-    animate.add_argument("--fps", type=float, default=24.0, help="frames per second (default 24)")
+    animate.add_argument("--fps", type=float, help="frames per second (default: the job's, or 24)")
     animate.add_argument("--samples", type=int, default=4, help="Cycles samples per pixel (default 4)")
     animate.add_argument("--grid", type=int, default=64, help="shape-key grid vertices along the long side")
     animate.add_argument("--working-resolution", type=int, help="longest side of the motion grid")
@@ -92,7 +92,7 @@ def build_job(args):
         raise UsageError(f"job file '{args.job}' must hold a JSON object")
     _paths_from(job, base)
     for key, value in (("loop_frames", args.frames), ("working_resolution", args.working_resolution),
-                       ("device", args.device)):
+                       ("device", args.device), ("fps", getattr(args, "fps", None))):
         if value is not None:
             job[key] = value
     try:
@@ -124,7 +124,7 @@ def check_args(args):
     unknown = [f for f in formats if f not in FORMATS]
     if unknown or not formats:
         raise UsageError(f"--formats takes some of {', '.join(FORMATS)}, not '{args.formats}'")
-    if args.width < 16 or args.fps <= 0 or args.samples < 1 or args.grid < 2:
+    if args.width < 16 or (args.fps is not None and args.fps <= 0) or args.samples < 1 or args.grid < 2:
         raise UsageError("--width must be at least 16, --fps above 0, --samples at least 1, --grid at least 2")
     return formats
 
@@ -167,6 +167,7 @@ def setup_scene(obj, loop_frames, width, samples, fps=24.0):
     scene = bpy.context.scene
     scene.frame_start, scene.frame_end = 1, loop_frames
     scene.render.fps = max(1, round(fps))
+    scene.render.fps_base = scene.render.fps / fps  # 23.976 and the like: Blender's fps is whole, its base not
     u_len, v_len = obj.dimensions.x, obj.dimensions.y
     camera_data = bpy.data.cameras.new("Preview Camera")
     camera_data.type, camera_data.ortho_scale = "ORTHO", max(u_len, v_len)
@@ -228,6 +229,7 @@ def run(args, job, job_dir, formats, name, folder):
     extension.enable(args.backend_python, device=job.get("device", "auto"))
     obj = import_plane(args.image)
     apply_job(obj, job, job_dir, args.grid)
+    args.fps = job.get("fps", 24.0)
     setup_scene(obj, job["loop_frames"], args.width, args.samples, args.fps)
     lap("setup")
 

@@ -3,6 +3,7 @@
     --layer fluid rect=0,0.2,1,0.38 hint=0.2,0.3,2,0 hint=0.8,0.3,2.5,0 feather=0.03
     --layer drift rect=0,0.62,1,1 speed=0.6 angle=0
     --layer sway rect=0.1,0.3,0.5,1 amplitude=5 wind=0 pin=0.3,0.3,0.02
+    --layer flicker rect=0.4,0.2,0.6,0.63 amount=0.35 rate=6 tint=1,0.45,0.1
     --layer clip rect=0,0.2,1,0.38 clip=waterfall.mp4 method=predict model=out/waterfall.pt
 
 Every parameter a layer type declares (layertypes/) is a key; `python -m imgdyn layers` lists them. Besides:
@@ -88,6 +89,8 @@ def _value(param, text, where):
         return {"image": text}
     if param.kind == "velocity":
         return _numbers(text, 2, where)
+    if param.kind == "color":
+        return _numbers(text, 3, where)
     return text  # choice, path: checked with the job
 
 

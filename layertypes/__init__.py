@@ -6,11 +6,11 @@ the add-on's properties, panel and request (addon/settings/layer.py), the comman
 engine, and a line in each registry.
 """
 
-from . import clip, drift, fluid, sway
+from . import clip, drift, flicker, fluid, sway
 from .declare import KINDS, LayerType, Param, SpecError, numbers, number, whole  # noqa: F401
 from .shared import divides_loop  # noqa: F401
 
-LAYER_TYPES = {layer.name: layer for layer in (fluid.LAYER, drift.LAYER, sway.LAYER, clip.LAYER)}
+LAYER_TYPES = {layer.name: layer for layer in (fluid.LAYER, drift.LAYER, sway.LAYER, flicker.LAYER, clip.LAYER)}
 
 
 def layer_type(name, where="layer.type"):

@@ -10,7 +10,7 @@ PREDICTING = ("method", "predict")
 LAYER = LayerType(
     "clip", "From Clip",
     "The motion of a reference clip (a video or a folder of images) of the real thing", "FILE_MOVIE",
-    motion="either", one_of=("clip", "clip_array"),
+    motion="any", one_of=("clip", "clip_array"),
     params=COMMON + (
         Param("clip", "path", "Clip", blender="clip_path",
               help="A video file, a folder of images or a glob pattern (read with OpenCV, up to 300 frames, at "
@@ -21,7 +21,10 @@ LAYER = LayerType(
             ("fluid", "Flowing", "The clip flows (water, smoke): its optical flow (OpenCV DIS) drives a flowing "
                                  "loop"),
             ("oscillation", "Swaying", "The clip sways (a tree, a flag): its trajectories' spectrum drives a sway "
-                                       "(amplitude, direction and per-term powers come from the clip)")),
+                                       "(amplitude, direction and per-term powers come from the clip)"),
+            ("flicker", "Flickering", "The clip's light changes (fire, a lamp): once its motion is taken out, the "
+                                      "spectrum of its brightness drives a flicker (amount, rate and scale come "
+                                      "from the clip)")),
             help="How the clip moves"),
         Param("method", "choice", "Use", default="stats", blender="clip_method", shown_if=("motion", "fluid"),
               choices=(

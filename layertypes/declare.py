@@ -9,8 +9,9 @@ import os
 from dataclasses import dataclass, field
 
 # What a parameter holds. Scalars: number, whole, switch, choice, path (a file), array (the name of an array sent
-# with a protocol request). Shapes: mask ({"rect"|"image"|"array": ...}), pins, hints, velocity ([x, y]).
-KINDS = ("number", "whole", "switch", "choice", "path", "array", "mask", "pins", "hints", "velocity")
+# with a protocol request), color ([r, g, b], linear, 0 to 1). Shapes: mask ({"rect"|"image"|"array": ...}),
+# pins, hints, velocity ([x, y]).
+KINDS = ("number", "whole", "switch", "choice", "path", "array", "color", "mask", "pins", "hints", "velocity")
 
 
 class SpecError(ValueError):
@@ -68,6 +69,8 @@ class Param:
                 _expect(os.path.isdir(folder) and value.endswith(self.suffix), where,
                         f"must be a {self.suffix} file in an existing folder, got {value!r}")
             return value
+        if kind == "color":
+            return list(numbers(value, where, 3, 0.0, 1.0))
         if kind == "mask":
             return check_mask(value, where)
         if kind == "pins":
@@ -90,7 +93,7 @@ class LayerType:
     help: str
     icon: str                # Blender icon of the layer list
     params: tuple            # Param, in the order the panel shows them
-    motion: str              # "flow" (plays on the texture) or "sway" (texture or geometry); clip: "either"
+    motion: str              # "flow" or "light" (play on the texture), "sway" (texture or geometry); clip: "any"
     aliases: tuple = ()      # other names the command line accepts
     one_of: tuple = ()       # keys of which exactly one must be given
     rules: tuple = field(default=())  # (check(values) -> message or None), for rules across keys
@@ -98,7 +101,7 @@ class LayerType:
     @property
     def carriers(self):
         """The bakes that can play it: a mesh cannot flow, so flowing motion is texture-only."""
-        return ("texture",) if self.motion == "flow" else ("texture", "geometry")
+        return ("texture",) if self.motion in ("flow", "light") else ("texture", "geometry")
 
     def param(self, key):
         return next(param for param in self.params if param.key == key)

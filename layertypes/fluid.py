@@ -10,4 +10,7 @@ LAYER = LayerType(
         Param("hints", "hints", "Direction Hints", required=True,
               help="At least one hint: a UV position and a velocity in source pixels per frame (x to the right, "
                    "y up). In Blender: Arrow and Flow Line guides and the hint list"),
+        Param("shimmer", "number", "Shimmer", default=0.0, low=0.0, high=2.0, soft_high=1.0,
+              help="Sparkle on the bright parts of the water that travels downstream with the flow: how much the "
+                   "highlights brighten and darken (0: none)"),
         PHASE_FRAMES))

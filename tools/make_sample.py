@@ -1,6 +1,6 @@
 """Paint the shipped sample images procedurally, so the project owns every pixel of them.
 
-Run with the backend environment:  .venvs/backend/bin/python tools/make_sample.py river|sky|tree PATH.png
+Run with the backend environment:  .venvs/backend/bin/python tools/make_sample.py river|sky|tree|campfire PATH
 """
 import sys
 
@@ -96,13 +96,51 @@ def paint_tree(seed=5):
     return np.clip(img, 0, 1)
 
 
-PAINTERS = {"river": paint_river, "sky": paint_sky, "tree": paint_tree}
+def paint_campfire(seed=3, size=(1280, 720)):
+    """A campfire at dusk: a flame over crossed logs, its glow on the ground and on a rock, a darkening sky."""
+    rng = np.random.default_rng(seed)
+    w, h = size
+    y = np.linspace(0.0, 1.0, h, dtype=np.float32)[:, None]
+    x = np.linspace(0.0, 1.0, w, dtype=np.float32)[None, :]
+    sky = np.stack([0.10 + 0.25 * y, 0.12 + 0.15 * y, 0.30 - 0.05 * y], -1) * np.ones((1, w, 1), np.float32)
+    img = sky.copy()
+    hills = 0.55 + 0.06 * (fractal_noise(rng, (1, w), (6, 1), octaves=4)[0] - 0.5)
+    ground = y > hills[None, :]
+    soil = np.array([0.10, 0.08, 0.06], np.float32) * (0.7 + 0.6 * fractal_noise(rng, (h, w), (90, 50))[..., None])
+    img[ground] = soil[ground]
+    # The glow: warm light falling off from the fire's foot (u 0.5, v 0.25).
+    distance = np.hypot((x - 0.5) * w / h, (y - 0.75) * 1.6)
+    glow = np.exp(-(distance / 0.22) ** 2)[..., None] * ground[..., None]
+    img = img + glow * np.array([0.85, 0.45, 0.15], np.float32) * 0.8
+    # A rock to the right, lit on its left side.
+    rock = ((x - 0.72) / 0.08) ** 2 + ((y - 0.72) / 0.06) ** 2 < 1.0
+    shade = np.clip(1.2 - (x - 0.64) / 0.16, 0.2, 1.0) * (0.8 + 0.4 * fractal_noise(rng, (h, w), (60, 40)))
+    img[rock] = (np.array([0.45, 0.30, 0.20], np.float32) * shade[..., None])[rock]
+    # Logs: two dark bars crossing under the flame.
+    for slope in (0.35, -0.35):
+        along = (x - 0.5) * w / h
+        bar = np.abs((y - 0.78) - slope * along) < 0.018
+        img[bar & (np.abs(along) < 0.12)] = np.array([0.18, 0.10, 0.05], np.float32)
+    # The flame: a tapering tongue, white-yellow at its core, orange to red at its edge, ragged at the top.
+    height = np.clip((0.78 - y) / 0.38, 0.0, 1.0)
+    ragged = 0.75 + 0.5 * fractal_noise(rng, (h, w), (30, 20))
+    half_width = 0.13 * np.clip(1 - height, 0, 1) ** 0.8 * np.clip(height * 4, 0.4, 1) * ragged
+    inside = np.clip(1.4 * (1 - np.abs(x - 0.5 - 0.01 * np.sin(7 * height)) * w / h / np.maximum(half_width, 1e-3)),
+                     0, 1)
+    flame = inside * (y < 0.79) * (y > 0.40)
+    heat = np.clip(flame * (1.2 - height), 0, 1) ** 0.7
+    colour = np.stack([np.ones_like(heat), 0.25 + 0.7 * heat, 0.05 + 0.6 * heat ** 3], -1)
+    img = img * (1 - flame[..., None]) + flame[..., None] * colour
+    return np.clip(img, 0, 1)
+
+
+PAINTERS = {"river": paint_river, "sky": paint_sky, "tree": paint_tree, "campfire": paint_campfire}
 
 
 def main(name, path):
     rgb = PAINTERS[name]()
     cv2.imwrite(path, (rgb[..., ::-1] * 255 + 0.5).astype(np.uint8))
-    print(f"wrote {path} ({WIDTH}x{HEIGHT})")
+    print(f"wrote {path} ({rgb.shape[1]}x{rgb.shape[0]})")
 
 
 if __name__ == "__main__":

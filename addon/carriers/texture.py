@@ -21,7 +21,7 @@ from ...backend import loop, reference
 from ..animation import add_driver, remove_animation
 from .clocks import clock_name
 from ..plane import PlaneError, painting_texels
-from ..rig import STRENGTH, pluck_variables, sway_expression
+from ..rig import STRENGTH, pluck_variables, sway_expression, term_expression
 
 MAX_ATLAS_SIDE = 16384
 NODE_NAME = "ImageDynamics Warp"
@@ -31,6 +31,9 @@ SWAY_SWITCH = "Sway On Texture"
 STILL_BELOW = 0.1
 IMAGE_NODE_KEY = "imgdyn_image_node"
 TERMS = "imgdyn_terms"  # on the group: the sway terms k whose drivers Re-time updates
+LIGHT_TERMS = "imgdyn_light_terms"  # ... and the flicker terms (no pluck in them)
+LIGHT_WEIGHTS = "imgdyn_light_weights"
+LIGHT = "Light "
 
 
 def atlas_layout(tiles, width, height):
@@ -54,6 +57,15 @@ def age_tiles(lookups):
     return np.concatenate([lookups[:-1], lookups[1:]], axis=-1)
 
 
+def light_tiles(flicker):
+    """(K, h, w, 2) Re, Im of a flicker's terms -> (ceil(K / 2), h, w, 4) tiles: terms 2j and 2j + 1 as (Re, -Im)
+    each, so that a dot product with (cos, sin) gives the term's Re(F exp(i w t))."""
+    pairs = np.concatenate([flicker * np.array([1.0, -1.0], np.float32),
+                            np.zeros((len(flicker) % 2,) + flicker.shape[1:], np.float32)])
+    return pairs.reshape(-1, 2, *flicker.shape[1:]).transpose(0, 2, 3, 1, 4).reshape(
+        len(pairs) // 2, *flicker.shape[1:3], 4)
+
+
 def clock_node_name(layer_index):
     return f"Clock {layer_index}"
 
@@ -71,17 +83,29 @@ def build(plane, settings, motion, timing, grid_resolution):
                 image = _atlas_image(f"ImageDynamics Flow ({obj.name}, {part.label})", age_tiles(part.lookup),
                                      width, height)
                 images.append((image, "AGES", len(part.lookup) - 1, part.period, part.strength))
+            elif part.flicker is not None:
+                image = _atlas_image(f"ImageDynamics Flicker ({obj.name}, {part.label})",
+                                     light_tiles(part.flicker), width, height)
+                image[LIGHT_TERMS], image[LIGHT_WEIGHTS] = part.terms, part.weights  # for read-back
+                images.append((image, "LIGHT", len(part.flicker), 0, ""))
             else:
                 tiles = np.concatenate([-part.spectrum[..., :2], part.spectrum[..., 2:]], axis=-1)
                 image = _atlas_image(f"ImageDynamics Sway ({obj.name}, {part.label})", tiles, width, height)
                 images.append((image, "SPECTRUM", len(part.spectrum), 0, ""))
+        sparkles = {}
+        for part in motion.flowing():
+            if part.sparkle is not None:  # after the layers' own images: images[i] is part i's
+                image = _data_image(f"ImageDynamics Shimmer ({obj.name}, {part.label})",
+                                    np.concatenate([part.sparkle, np.zeros_like(part.sparkle[..., :1])], axis=-1))
+                images.append((image, "SPARKLE", 0, 0, ""))
+                sparkles[id(part)] = image
         low = None
         if motion.flowing():
             painting = reference.Painting(*painting_texels(plane.image))
             low = _data_image(f"ImageDynamics Low Band ({obj.name})",
                               reference.low_band(painting.linear(), loop.low_band_sigma(plane.image.size[0])))
             images.append((low, "LOW", 0, 0, ""))
-        group = _warp_group(obj, plane, motion, [entry[0] for entry in images], low, timing)
+        group = _warp_group(obj, plane, motion, [entry[0] for entry in images], low, timing, sparkles)
     except BaseException:
         for image, *_ in images:
             bpy.data.images.remove(image)
@@ -132,6 +156,11 @@ def retime(settings, loop_start, loop_frames):
             path = f'nodes["{term_node_name(part, k)}"].outputs[0].default_value'
             group.animation_data.drivers.find(path).driver.expression = sway_expression(part, k, loop_start,
                                                                                          loop_frames)
+    for k in group.get(LIGHT_TERMS, ()):
+        for part in ("cos", "sin"):
+            path = f'nodes["{term_node_name(part, k, LIGHT)}"].outputs[0].default_value'
+            group.animation_data.drivers.find(path).driver.expression = term_expression(part, k, loop_start,
+                                                                                         loop_frames)
 
 
 def show(settings, sway_here):
@@ -141,8 +170,8 @@ def show(settings, sway_here):
         switch.outputs[0].default_value = float(sway_here)
 
 
-def term_node_name(part, k):
-    return f"{part.capitalize()} {k}"
+def term_node_name(part, k, of=""):
+    return f"{of}{part.capitalize()} {k}"
 
 
 def _atlas_image(name, tiles, width, height):
@@ -213,6 +242,13 @@ class _GroupBuilder:
         add_driver(self.group, f'nodes["{label}"].outputs[0].default_value', expression, variables)
         return made.outputs[0]
 
+    def splat(self, value, x, y):
+        """(value, value, value)."""
+        made = self.node("ShaderNodeCombineXYZ", x, y)
+        for socket in made.inputs:
+            self.links.new(value, socket)
+        return made.outputs[0]
+
     def combine(self, a, b, x, y):
         made = self.node("ShaderNodeCombineXYZ", x, y)
         self.links.new(a, made.inputs[0])
@@ -246,7 +282,7 @@ class _GroupBuilder:
         return made.outputs[0]
 
 
-def _warp_group(obj, plane, motion, images, low, timing):
+def _warp_group(obj, plane, motion, images, low, timing, sparkles):
     loop_start, loop_frames = timing
     group = bpy.data.node_groups.new(f"ImageDynamics Warp ({obj.name})", "ShaderNodeTree")
     group.interface.new_socket("UV", in_out="INPUT", socket_type="NodeSocketVector")
@@ -303,10 +339,11 @@ def _warp_group(obj, plane, motion, images, low, timing):
     color = build.gamma(base_color, 1.0 / loop.GAMMA, 650, 0)
     alpha = base_alpha
     flowing = [(part, image) for part, image in zip(motion.parts, images) if part.lookup is not None]
+    shimmer = []
     for index, (part, image) in enumerate(flowing):
         y = -700 - 1600 * index
-        mixed, mixed_alpha = _stream_mix(build, obj, index, part, image, low, plane, clamped_uv, base_uv,
-                                         (width, height), on_picture, y)
+        mixed, mixed_alpha, glints = _stream_mix(build, obj, index, part, image, low, plane, clamped_uv, base_uv,
+                                                 (width, height), on_picture, y, sparkles.get(id(part)))
         # The strength is the flow's speed (its clock); only near 0 does the still picture come back, so that
         # strength 0 is the still and easing in starts from it.
         gain = build.math("MINIMUM", build.math("MULTIPLY", _layer_gain(build, part, strength, 3000, y),
@@ -317,11 +354,53 @@ def _warp_group(obj, plane, motion, images, low, timing):
         alpha = build.math("ADD", alpha, build.math("MULTIPLY", build.math("SUBTRACT", mixed_alpha, base_alpha,
                                                                             3300, y - 300), gain, 3450, y - 300),
                            3600, y - 300)
+        if glints is not None:
+            shimmer.append(build.math("MULTIPLY", glints, gain, 3600, y - 450))
     linear = build.gamma(build.vector_math("MAXIMUM", color, (0.0, 0.0, 0.0), 3800, 0), loop.GAMMA, 3950, 0)
+    for index, glints in enumerate(shimmer):  # a flow's highlights brighten and darken where their glints are
+        factor = build.math("MAXIMUM", build.math("ADD", glints, 1.0, 3950, -300 - 150 * index), 0.0, 4000,
+                            -300 - 150 * index)
+        linear = build.scale(linear, factor, 4050, -300 - 150 * index)
+    flickering = [(part, image) for part, image in zip(motion.parts, images) if part.flicker is not None]
+    if flickering:
+        linear = _flicker(build, group, flickering, clamped_uv, strength, linear, (width, height), timing)
     group_out = build.node("NodeGroupOutput", 4150, 0)
     build.links.new(linear, group_out.inputs["Color"])
     build.links.new(alpha, group_out.inputs["Alpha"])
     return group
+
+
+def _flicker(build, group, flickering, clamped_uv, strength, linear, size, timing):
+    """Flickering layers multiply the linear colour by max(0, 1 + gain m(t) w): m read from a term pair per atlas
+    tile at the picture's own place (the light does not move), w the channel weights (the tint)."""
+    (width, height), (loop_start, loop_frames) = size, timing
+    group[LIGHT_TERMS] = sorted({k for part, _ in flickering for k in part.terms})
+    waves = {}
+    for row, k in enumerate(group[LIGHT_TERMS]):
+        y = 2400 + 200 * row
+        waves[k] = build.combine(*(build.driven_value(term_node_name(part, k, LIGHT),
+                                                      term_expression(part, k, loop_start, loop_frames),
+                                                      4100, y - 100 * index)
+                                   for index, part in enumerate(("cos", "sin"))), 4250, y)
+    for index, (part, image) in enumerate(flickering):
+        pairs = (len(part.terms) + 1) // 2
+        columns, rows = atlas_layout(pairs, width, height)
+        modulation = 0.0
+        for pair in range(pairs):
+            ty = 2400 + 1200 * index + 250 * pair
+            tile = (float(pair % columns), float(pair // columns), 0.0)
+            for vector, j in zip(build.tile_sample(image, clamped_uv, tile, columns, rows, 4400, ty),
+                                 (2 * pair, 2 * pair + 1)):
+                if j < len(part.terms):
+                    term = build.vector_math("DOT_PRODUCT", vector, waves[part.terms[j]], 5300, ty - 60 * j)
+                    modulation = build.math("ADD", modulation, term, 5450, ty - 60 * j)
+        y = 2400 + 1200 * index
+        amount = build.math("MULTIPLY", modulation, _layer_gain(build, part, strength, 5450, y + 200), 5600, y)
+        spread = build.vector_math("MULTIPLY", tuple(part.weights), build.splat(amount, 5750, y), 5900, y)
+        factor = build.vector_math("MAXIMUM", build.vector_math("ADD", spread, (1.0, 1.0, 1.0), 6050, y),
+                                   (0.0, 0.0, 0.0), 6200, y)
+        linear = build.vector_math("MULTIPLY", linear, factor, 6350, y)
+    return linear
 
 
 def _on_picture(build, image):
@@ -354,15 +433,17 @@ def _layer_gain(build, part, strength, x, y):
     return build.math("MULTIPLY", layer, strength, x, y)
 
 
-def _stream_mix(build, obj, index, part, image, low, plane, clamped_uv, base_uv, working_size, on_picture, y):
-    """One flowing layer's streams read and mixed: (display-space colour, alpha) sockets."""
+def _stream_mix(build, obj, index, part, image, low, plane, clamped_uv, base_uv, working_size, on_picture, y,
+                sparkle=None):
+    """One flowing layer's streams read and mixed: (display-space colour, alpha, glints) sockets; glints (the
+    shimmer read through the same streams and mixed like the detail) only with a sparkle image, else None."""
     width, height = working_size
     tiles = len(part.lookup) - 1
     half = tiles // 2
     columns, rows = atlas_layout(tiles, width, height)
     sigma = loop.low_band_sigma(plane.image.size[0])
     to_px = (plane.image.size[0] / sigma, plane.image.size[1] / sigma, 0.0)
-    offsets, weights, low_mix, high_mix, alpha_mix = [], [], None, None, None
+    offsets, weights, low_mix, high_mix, alpha_mix, glint_mix = [], [], None, None, None, None
     clock = build.driven_value(clock_node_name(index), "c", -2300, y, (
         ("c", "OBJECT", obj, f'["{clock_name(part.strength)}"]'),))
     for phase in range(loop.PHASES):
@@ -389,6 +470,13 @@ def _stream_mix(build, obj, index, part, image, low, plane, clamped_uv, base_uv,
         high_mix = weighted_high if high_mix is None else build.vector_math("ADD", high_mix, weighted_high, 1600, py)
         alpha_mix = weighted_alpha if alpha_mix is None else build.math("ADD", alpha_mix, weighted_alpha, 1600,
                                                                         py + 150)
+        if sparkle is not None:
+            glint, _ = build.texture(sparkle, where, 900, py - 400)
+            parts = build.node("ShaderNodeSeparateColor", 1150, py - 400)
+            build.links.new(glint, parts.inputs[0])
+            weighted = build.math("MULTIPLY", build.math("MULTIPLY", parts.outputs[0], parts.outputs[1], 1300,
+                                                         py - 400), weight, 1450, py - 400)
+            glint_mix = weighted if glint_mix is None else build.math("ADD", glint_mix, weighted, 1600, py - 400)
         offsets.append(offset)
         weights.append(weight)
     # sum_ij w_i w_j rho(|d_i - d_j|): how much of the high band's variance the mix keeps.
@@ -409,9 +497,10 @@ def _stream_mix(build, obj, index, part, image, low, plane, clamped_uv, base_uv,
                                  build.math("MULTIPLY", tail, 1.0 - loop.CORE_SHARE, px, y + 1100), px, y + 1150)
                 term = build.math("MULTIPLY", term, build.math("MULTIPLY", rho, 2.0, px, y + 1200), px, y + 1350)
             norm = term if norm is None else build.math("ADD", norm, term, px + 75, y + 300)
-    restored = build.scale(high_mix, build.math("DIVIDE", 1.0, build.math("SQRT", norm, None, 2700, y + 300),
-                                                 2800, y + 300), 2900, y)
-    return build.vector_math("ADD", low_mix, restored, 3000, y - 100), alpha_mix
+    keep = build.math("DIVIDE", 1.0, build.math("SQRT", norm, None, 2700, y + 300), 2800, y + 300)
+    restored = build.scale(high_mix, keep, 2900, y)
+    glints = build.math("MULTIPLY", glint_mix, keep, 2900, y - 400) if glint_mix is not None else None
+    return build.vector_math("ADD", low_mix, restored, 3000, y - 100), alpha_mix, glints
 
 
 def _insert_group(material, image_node, group):
@@ -504,3 +593,17 @@ def content_motion(settings):
             # the content moves by D(1) - D(0), D(t) = sum Re S cos - Im S sin
             motion += term[..., :2] * (np.cos(phase) - 1) - term[..., 2:] * np.sin(phase)
     return motion
+
+
+def flickering_layers(settings):
+    """[(flicker (K, H, W, 2) Re, Im per term, terms k, channel weights)] of the flickering layers, in bake order."""
+    width, height = settings.baked_working_size
+    layers = []
+    for entry in settings.warp_images:
+        if entry.kind == "LIGHT":
+            tiles = atlas_tiles(entry.image, (entry.terms + 1) // 2, width, height)
+            pairs = tiles.reshape(len(tiles), height, width, 2, 2).transpose(0, 3, 1, 2, 4).reshape(
+                -1, height, width, 2)[:entry.terms]
+            layers.append((pairs * np.array([1.0, -1.0], np.float32), list(entry.image[LIGHT_TERMS]),
+                           list(entry.image[LIGHT_WEIGHTS])))
+    return layers

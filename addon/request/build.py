@@ -52,6 +52,7 @@ def build_job(plane, settings, loop_frames, device, max_working_resolution=None)
         if problem:
             raise PlaneError(f"Layer '{layer.name}': {problem}")
         layers.append(spec)
-    job = {"loop_frames": loop_frames, "working_resolution": working_resolution,
+    render = bpy.context.scene.render
+    job = {"loop_frames": loop_frames, "working_resolution": working_resolution, "fps": render.fps / render.fps_base,
            "device": device, "image_size": list(plane.image.size), "layers": layers}
     return job, arrays

@@ -74,6 +74,8 @@ def _scalar_property(param):
         return IntProperty(min=param.low, max=param.high, default=param.default, **common)
     if param.kind == "switch":
         return BoolProperty(default=param.default, **common)
+    if param.kind == "color":
+        return FloatVectorProperty(subtype="COLOR", size=3, min=0.0, max=1.0, default=param.default, **common)
     if param.kind == "choice":
         items = [(value.upper(), label, text) for value, label, text in param.choices]
         return EnumProperty(items=items, default=param.default.upper(), **common)
@@ -102,6 +104,8 @@ def read_scalar(layer, param):
         return value.lower()
     if param.kind == "path":
         return bpy.path.abspath(value) if value else None
+    if param.kind == "color":
+        return [float(c) for c in value]
     return value
 
 

@@ -49,12 +49,13 @@ IMAGEDYN_PG_layer.__annotations__.update(layer_values.annotations())
 
 
 class IMAGEDYN_PG_baked_image(bpy.types.PropertyGroup):
-    """A float image the warp reads: a flowing layer's lookups by stream age, a swaying layer's spectrum terms, or
-    the painting's low band."""
+    """A float image the warp reads: a flowing layer's lookups by stream age, a swaying layer's spectrum terms, a
+    flickering layer's brightness terms, or the painting's low band."""
     image: PointerProperty(type=bpy.types.Image)
     kind: EnumProperty(items=[("AGES", "Stream ages", ""), ("SPECTRUM", "Spectrum", ""),
+                              ("LIGHT", "Flicker", ""), ("SPARKLE", "Shimmer of a flow", ""),
                               ("LOW", "Low band of the painting", "")])
-    terms: IntProperty(default=0)  # tiles: ages of a flow (2H), or terms of a sway
+    terms: IntProperty(default=0)  # tiles: ages of a flow (2H), or terms of a sway or a flicker
     period: IntProperty(default=0)  # a flow's phase period in frames
     strength: StringProperty(default="")  # a flow's strength property, which drives its clock
 

@@ -5,8 +5,9 @@ import os
 import cv2
 import numpy as np
 
-from .. import clip, oscillation, predictor
+from .. import appearance, clip, oscillation, predictor
 from ..errors import InputError
+from . import flicker
 from . import oscillation as sway
 from .results import Flow
 
@@ -18,6 +19,8 @@ def motion(layer, work):
     read_h, read_w = frames.shape[1:3]
     src_w = grid.width / grid.scale[0]
     info = work.info["clip"] = {"frames": len(frames), "size": list(clip_size), "measured_at": [read_w, read_h]}
+    if layer.motion == "flicker":
+        return _flicker(layer, frames, flows, work, info)
     if layer.motion == "oscillation":
         stats = clip.oscillation_stats(flows)
         count = oscillation.term_count(layer.terms, work.loop_frames)
@@ -36,6 +39,18 @@ def motion(layer, work):
     if layer.method == "aligned":
         return Flow(_aligned(stats, frames, work, info) * to_working)
     return Flow(_predicted(layer, frames, stats, work, info) * to_working)
+
+
+def _flicker(layer, frames, flows, work, info):
+    """The clip's light, its motion taken out, as a flicker of the still (no colour shift: the clip's own
+    colour change is not measured)."""
+    measured = appearance.measure_flicker(frames, flows)
+    terms, powers = appearance.loop_band(measured, work.loop_frames)
+    scale = measured["scale_px"] / frames.shape[2]  # clip px -> a fraction of the width
+    info.update(amount=measured["amount"], rate_per_second=measured["cycles_per_frame"] * work.fps,
+                cycles_per_frame=measured["cycles_per_frame"], scale=scale, region_share=measured["region_share"],
+                cycles_per_loop=terms, powers=[float(p) for p in powers])
+    return flicker.light(layer, work, measured["amount"], terms, powers, scale, [1.0, 1.0, 1.0])
 
 
 def _frames(layer, grid, work):
@@ -71,7 +86,7 @@ def _predicted(layer, frames, stats, work, info):
         info["model"] = {"path": layer.model, "trained": False}
     if model is None:
         model, scale, curve = predictor.train(frames, stats["mean_field"], layer.train_seconds, work.progress,
-                                              seed=layer.seed)
+                                              seed=work.seed)
         info["model"] = {"path": layer.model, "trained": True}
         if layer.model:
             predictor.save(model, scale, curve, layer.model)

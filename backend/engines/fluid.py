@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from .. import densify
+from .. import appearance, densify
 from .results import Flow
 
 
@@ -14,4 +14,7 @@ def motion(layer, work):
     if layer.pins:  # pins are hints of no motion, so that the flow slows down towards them
         points = np.concatenate([points, grid.points([pin.uv for pin in layer.pins])])
         velocities = np.concatenate([velocities, np.zeros((len(layer.pins), 2))])
-    return Flow(densify.densify(points, velocities, work.guide, layer.edge_tolerance))
+    flow = Flow(densify.densify(points, velocities, work.guide, work.edge_tolerance))
+    if layer.shimmer > 0:
+        flow.sparkle = appearance.sparkle(work.image, work.envelope, layer.shimmer, work.seed)
+    return flow

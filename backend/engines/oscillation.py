@@ -15,8 +15,8 @@ def spectrum(layer, work, amplitude, wind, powers):
     work.progress(f"building the spectrum of '{layer.name}'", 0.0)
     coefficients = oscillation.spectral_volume(
         work.guide, work.envelope, amplitude * grid.scale[0], work.loop_frames,
-        terms=layer.terms, seed=layer.seed, scale=layer.scale, wind=wind, across=layer.sway_across,
-        edge_tolerance=layer.edge_tolerance, powers=powers if powers is not None else oscillation.term_powers(
+        terms=layer.terms, seed=work.seed, scale=layer.scale, wind=wind, across=layer.sway_across,
+        edge_tolerance=work.edge_tolerance, powers=powers if powers is not None else oscillation.term_powers(
             oscillation.term_count(layer.terms, work.loop_frames), layer.falloff))
     work.progress(f"building the spectrum of '{layer.name}'", 1.0)
     return Sway(coefficients)

@@ -55,7 +55,10 @@ def given_value(param, folder):
         return [{"uv": [0.2, 0.3], "velocity": [2.0, -0.5]}, {"uv": [0.8, 0.3], "velocity": [1.5, 0.25]}]
     if param.kind == "velocity":
         return [1.5, -0.5]
-    return None  # array: protocol only
+    if param.kind == "color":
+        return [0.2, 0.6, 0.9]
+    assert param.kind == "array", f"no value made for the kind {param.kind}: add one here"
+    return None  # protocol only
 
 
 def given_layers(folder):
@@ -124,8 +127,10 @@ def test_a_job_file_reaches_the_backend_through_blender_unchanged(job_file):
                 continue
             close(sent_resolved[key], value, f"{written['type']}.{key}")
     # the two the issue named
-    assert request["layers"][2]["sway_across"] == pytest.approx(given[2]["sway_across"], rel=1e-5)
-    assert request["layers"][3]["model"] == os.path.join(folder, given[3]["model"])
+    sent = {layer["type"]: layer for layer in request["layers"]}
+    written = {layer["type"]: layer for layer in given}
+    assert sent["oscillation"]["sway_across"] == pytest.approx(written["oscillation"]["sway_across"], rel=1e-5)
+    assert sent["clip"]["model"] == os.path.join(folder, written["clip"]["model"])
 
 
 def test_every_declared_parameter_is_on_the_panel(job_file):
@@ -165,8 +170,8 @@ def test_every_declared_parameter_is_a_layer_option(tmp_path):
             if param.kind == "mask":
                 text = ",".join(map(str, value["rect"])) if "rect" in value else value["image"]
                 tokens.append(f"rect={text}" if "rect" in value else f"{param.key}={text}")
-            elif param.kind == "velocity":
-                tokens.append(f"{param.key}={value[0]},{value[1]}")
+            elif param.kind in ("velocity", "color"):
+                tokens.append(f"{param.key}={','.join(map(str, value))}")
             else:
                 tokens.append(f"{param.key}={str(value).lower() if param.kind == 'switch' else value}")
             expected[param.key] = value

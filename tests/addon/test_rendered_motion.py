@@ -59,12 +59,15 @@ def reference_frame(plane, meta, result, frame_index, size):
     layers = []
     for info in meta["layers"]:
         prefix = info["prefix"]
+        phase = 2 * np.pi * frame_index / meta["loop_frames"]
         if info["result"] == "lookup":
             layers.append({"lookups": result[f"{prefix}_lookup"], "period": info["phase_period"], "gain": 1.0,
-                           "clock": frame_index})
+                           "clock": frame_index, "sparkle": result.get(f"{prefix}_sparkle")})
+        elif info["result"] == "flicker":
+            layers.append({"flicker": result[f"{prefix}_flicker"], "cycles_per_loop": info["cycles_per_loop"],
+                           "weights": info["channel_weights"], "gain": 1.0, "phase": phase})
         else:
-            layers.append({"spectrum": result[f"{prefix}_spectrum"], "gain": 1.0,
-                           "phase": 2 * np.pi * frame_index / meta["loop_frames"]})
+            layers.append({"spectrum": result[f"{prefix}_spectrum"], "gain": 1.0, "phase": phase})
     return reference.linear_to_srgb(reference.render(painting, low, layers, size)[..., :3])
 
 
