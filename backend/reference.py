@@ -161,7 +161,8 @@ def render(painting, low, layers, size, supersample=1):
     the frame's (width, height) over the whole picture. `layers` lists dicts: {"lookups", "clock", "gain",
     "period"} for a flowing layer (gain: how much of the flow shows, 0..1; the warp uses
     min(1, strength / 0.1); with "sparkle", its shimmer), {"spectrum", "phase", "gain"} for a swaying one
-    (gain scales the sway), {"flicker", "cycles_per_loop", "weights", "phase", "gain"} for a flickering one (phase: 2 pi t / T).
+    (gain scales the sway), {"flicker", "cycles_per_loop", "weights", "phase", "gain"} for a flickering one
+    (phase: 2 pi t / T).
     `supersample` n averages n x n samples per pixel, as a renderer with several samples and a box filter does."""
     if supersample > 1:
         width, height = size
