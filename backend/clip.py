@@ -107,15 +107,15 @@ def to_rgb8(image):
     return np.ascontiguousarray(image[..., :3] if channels >= 3 else np.repeat(image[..., :1], 3, axis=-1))
 
 
-def frames_from_array(array, max_side, what):
+def frames_from_array(array, max_side, what, max_frames=300):
     """A clip sent as an array: (N, H, W) or (N, H, W, 1-4), uint8, uint16 or float 0..1 -> (N, h, w, 3) uint8 RGB
-    reduced like a read clip."""
+    reduced like a read clip (and, like it, its first `max_frames` frames)."""
     array = np.asarray(array)
     if array.ndim not in (3, 4) or (array.ndim == 4 and not 1 <= array.shape[-1] <= 4) or len(array) < MIN_FRAMES \
             or min(array.shape[1:3]) < 1 or not (array.dtype in (np.uint8, np.uint16) or array.dtype.kind == "f"):
         raise InputError(f"{what} must be (frames >= {MIN_FRAMES}, height, width[, 1-4 channels]) of 8-bit, "
                          f"16-bit or float pixels, got {array.shape} {array.dtype}")
-    return np.stack([_fit(to_rgb8(frame), max_side) for frame in array])
+    return np.stack([_fit(to_rgb8(frame), max_side) for frame in array[:max_frames]])
 
 
 def optical_flow(frames, progress=None):

@@ -206,7 +206,8 @@ def _check_constant(predicted, target, work):
     collapsed to a constant field, or the still's looks are unlike anything in the clip."""
     spread = float(np.sqrt(predicted.reshape(-1, 2).var(axis=0).sum()))
     expected = float(np.sqrt(target.reshape(-1, 2).var(axis=0).sum()))
-    if expected > 0.05 and spread < CONSTANT_SHARE * expected:
+    varied = expected > max(0.05, 0.5 * float(np.hypot(*target.reshape(-1, 2).T).mean()))  # not one flow for all
+    if varied and spread < CONSTANT_SHARE * expected:
         work.warn(f"the predicted flow is nearly constant: its spatial variation is {spread / expected:.0%} of the "
                   f"clip's ({spread:.3f} against {expected:.3f} px per frame); the predictor did not learn which "
                   f"appearance moves: train more steps, use a clip more like the still, or use stats")

@@ -300,6 +300,9 @@ def test_predict_is_reproducible_reports_its_training_and_beats_stats():
     flat = np.full((HEIGHT, WIDTH, 3), 128, np.uint8)  # nothing to go by
     meta, _ = run_clip(frames, still=flat, method="predict", train_steps=20)
     assert len(meta["warnings"]) == 1 and "nearly constant" in meta["warnings"][0]
+    everywhere = np.stack([to_bytes(window(ROCK[0] - 1.5 * t, ROCK[1])) for t in range(8)])  # one flow for all
+    meta, _ = run_clip(everywhere, still=flat, method="predict", train_steps=20)
+    assert not any("nearly constant" in message for message in meta["warnings"]), meta["warnings"]
 
 
 def test_predictor_learns_which_appearance_flows(tmp_path):
