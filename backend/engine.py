@@ -43,8 +43,8 @@ def run_job(job, image, arrays, progress):
     grid = Grid(width, height, src_w, src_h)
     device = pick_device(job.device)
     meta = {"working_size": [width, height], "image_size": [src_w, src_h], "loop_frames": job.loop_frames,
-            "device": str(device), "torch": torch.__version__, "layers": []}
-    guide = densify.guide_image(image if image.ndim == 3 else image[..., None], width, height)
+            "device": str(device), "torch": torch.__version__, "layers": [], "warnings": []}
+    guide = densify.guide_image(_colour(image), width, height)
 
     soft_masks = [masks.feather_inside(_contained_mask(layer, arrays, width, height), layer.feather * width)
                   for layer in job.layers]
@@ -76,8 +76,15 @@ def run_job(job, image, arrays, progress):
                     result[f"{prefix}_sparkle"] = motion.sparkle
                     info["sparkle"] = True
             meta["layers"].append(info)
+            meta["warnings"] += [f"layer '{layer.name}': {message}" for message in info.get("warnings", [])]
     meta["seconds"] = round(time.perf_counter() - started, 4)
     return meta, result
+
+
+def _colour(image):
+    """The picture's colour channels (H, W, 1 or 3): grey or RGB, without alpha."""
+    image = image if image.ndim == 3 else image[..., None]
+    return image[..., :1] if image.shape[2] == 2 else image[..., :3]
 
 
 def _flowing(prefix, velocity, job, layer, work):

@@ -42,8 +42,9 @@ class Layer:
         self.values = values
         for key, value in values.items():
             setattr(self, key, value)
-        self.mask = _mask(values["mask"])
-        self.pin_mask = _mask(values["pin_mask"]) if values.get("pin_mask") else None
+        for param in layer_type(values["type"]).params:  # every mask (the layer's, its pin mask, a clip region)
+            if param.kind == "mask":
+                setattr(self, param.key, _mask(values[param.key]) if values.get(param.key) else None)
         self.pins = [Pin(uv=tuple(pin["uv"]), radius=pin["radius"]) for pin in values["pins"]]
         self.hints = [Hint(uv=tuple(h["uv"]), velocity=tuple(h["velocity"])) for h in values.get("hints") or []]
         self.velocity = tuple(values["velocity"]) if values.get("velocity") else None

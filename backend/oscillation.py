@@ -4,7 +4,8 @@ Each pixel's displacement is a short Fourier series, D(t)(p) = Re sum_k S_k(p) e
 Every frequency is a whole multiple of 1/T, so the motion loops exactly in T frames. The complex coefficients
 S_k are random fields made coherent by edge-aware smoothing guided by the picture (parts of one object share
 phase), with power falling off as k^-falloff, oriented along the wind, and scaled by the mask and by the
-stiffness around pins, so anchored parts stay still and the motion grows away from them.
+stiffness around pins, so anchored parts stay still and the motion grows away from them. Each pixel's motion has
+the same power (times the envelope), so no part swings far beyond the amplitude.
 """
 
 import numpy as np
@@ -39,19 +40,30 @@ def spectral_volume(guide, envelope, amplitude_px, loop_frames, terms, seed, sca
     along_x, along_y = edge_costs(guide, sigma, edge_tolerance)
     # Four real noise fields per term: the real and imaginary parts along and across the wind.
     noise = recursive_filter(rng.standard_normal((height, width, 4 * count)), along_x, along_y, sigma)
-    weight = envelope > 0
-    rms = np.sqrt((noise[weight] ** 2).mean(axis=0)) if weight.any() else np.ones(4 * count)
-    noise /= np.maximum(rms, 1e-12)
+    # Every pixel gets the same power: smoothing leaves far more of the noise in a small region closed by edges
+    # than in an open one, and one scale for all would let those pockets swing many times the amplitude. Divided
+    # by its own RMS over the 4K fields, no pixel ever swings more than sqrt(2K) times the amplitude.
+    noise /= np.maximum(np.sqrt((noise ** 2).mean(axis=2, keepdims=True)), 1e-12)
     noise = noise.reshape(height, width, count, 4).transpose(2, 0, 1, 3)
-    along = (noise[..., 0] + 1j * noise[..., 1]) / np.sqrt(2.0)  # unit mean power
-    sideways = (noise[..., 2] + 1j * noise[..., 3]) / np.sqrt(2.0)
+    shares = np.asarray(powers, np.float64)[:count]
+    weight = envelope > 0
+    along = _unit_power(noise[..., 0] + 1j * noise[..., 1], shares, weight)
+    sideways = _unit_power(noise[..., 2] + 1j * noise[..., 3], shares, weight)
     angle = np.radians(wind)
     direction = np.array([np.cos(angle), -np.sin(angle)])  # y down on the grid
     side = np.array([-direction[1], direction[0]])
-    shares = np.asarray(powers, np.float64)[:count]
     size = amplitude_px * np.sqrt(shares)[:, None, None] * envelope[None]
     coefficients = (along * size)[..., None] * direction + (sideways * size * across)[..., None] * side
     return coefficients.astype(np.complex64)
+
+
+def _unit_power(fields, shares, weight):
+    """(K, H, W) complex fields scaled by one factor so that their power, weighted by the terms' shares, averages
+    exactly 1 over the mask: the sway has the requested amplitude. The factor is close to 1 (each pixel is
+    normalised already), so the bound on any pixel's swing holds to within a few percent."""
+    power = (shares[:, None, None] * np.abs(fields) ** 2).sum(axis=0)
+    mean = power[weight].mean() if weight.any() else power.mean()
+    return fields / np.sqrt(max(float(mean), 1e-12))
 
 
 def displacement_at(coefficients, frames, loop_frames):

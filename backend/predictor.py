@@ -1,14 +1,17 @@
 """A small convolutional network that learns, from the user's own clip, which appearance moves how (few-shot,
-patch-based training: minutes on a CPU, no downloaded weights), then predicts the motion field of a still.
+patch-based training on a CPU, no downloaded weights), then predicts the motion field of a still.
 
-Input: RGB in 0..1. Output: the mean flow per pixel in working pixels per frame, scaled by `scale` in training.
-Models are saved as plain tensors and lists (torch.save of a state dict) and loaded with weights_only=True, so
-loading a model file never runs code.
+Input: RGB in 0..1. Output: the mean flow per pixel in the clip's pixels per frame, scaled by `scale` in training.
+Training runs a fixed number of steps from a seed, so the same clip, steps and seed give the same model on any
+machine however busy it is. Models are saved as plain tensors, numbers and strings (torch.save of a dict) and
+loaded with weights_only=True, so loading a model file never runs code; each file holds the hash of what it
+learned from (the clip's frames, the region and the training settings), so a model is never reused for
+another clip.
 """
 
+import hashlib
 import os
 import pickle  # only for its error type: models are loaded with weights_only=True
-import time
 
 import numpy as np
 import torch
@@ -18,66 +21,86 @@ from .errors import InputError
 
 PATCH = 48
 BATCH = 16
+FORMAT = 2  # the model file's layout; files of another layout are retrained, not loaded
 
 
 class FlowNet(nn.Module):
-    def __init__(self, width=24):
+    """Appearance at full resolution, context at a half and a quarter (the flow is smooth, the texture is not):
+    about a tenth of the cost of a full-resolution stack, so a step budget trains in seconds on a CPU."""
+
+    def __init__(self, width=32):
         super().__init__()
         self.layers = nn.Sequential(
-            nn.Conv2d(3, width, 5, padding=2), nn.ReLU(),
-            nn.Conv2d(width, width, 5, padding=4, dilation=2), nn.ReLU(),
-            nn.Conv2d(width, width, 5, padding=4, dilation=2), nn.ReLU(),
-            nn.Conv2d(width, 2, 3, padding=1))
+            nn.Conv2d(3, 16, 5, padding=2), nn.ReLU(), nn.AvgPool2d(2),
+            nn.Conv2d(16, width, 3, padding=1), nn.ReLU(),
+            nn.Conv2d(width, width, 3, padding=1), nn.ReLU(), nn.AvgPool2d(2),
+            nn.Conv2d(width, width, 3, padding=1), nn.ReLU())
+        self.out = nn.Conv2d(width, 2, 1)
 
     def forward(self, images):
-        return self.layers(images)
+        features = self.layers(images)
+        features = nn.functional.interpolate(features, size=images.shape[2:], mode="bilinear", align_corners=False)
+        return self.out(features)
 
 
-def train(frames, mean_flow, seconds, progress=None, seed=0, device="cpu", steps=None):
-    """Train on random patches of the clip's frames against the same patches of its mean flow.
+def clip_hash(frames, target, steps, seed):
+    """What a model learned from, as a hex digest: the clip's frames as trained on, the target (the region is in
+    it) and the training settings."""
+    digest = hashlib.sha256()
+    for array in (np.ascontiguousarray(frames), np.ascontiguousarray(target, np.float32)):
+        digest.update(str((array.shape, str(array.dtype))).encode())
+        digest.update(array.tobytes())
+    digest.update(f"steps={steps};seed={seed};format={FORMAT}".encode())
+    return digest.hexdigest()
 
-    frames (N, H, W, 3) uint8, mean_flow (H, W, 2) px/frame. Stops after `seconds` (at least a few steps), or after
-    exactly `steps` steps when given (then the result does not depend on how busy the machine is).
-    Returns (model, scale, loss_curve).
-    """
-    torch.manual_seed(seed)
+
+def train(frames, mean_flow, steps, seed=0, progress=None, device="cpu"):
+    """Train for exactly `steps` steps on random patches of the clip's frames against the same patches of its mean
+    flow; everything random comes from `seed`. frames (N, H, W, 3) uint8, mean_flow (H, W, 2) px/frame.
+    Returns (model, scale, loss_curve, final_loss): the curve has the batch loss every 10 steps, the final loss is
+    the mean squared error (in scaled units) over up to 8 whole frames."""
     rng = np.random.default_rng(seed)
     height, width = mean_flow.shape[:2]
     patch = min(PATCH, height, width)
     scale = float(max(np.abs(mean_flow).max(), 1e-3))
-    images = torch.from_numpy(frames).permute(0, 3, 1, 2).float().div(255.0).to(device)
-    target = torch.from_numpy(mean_flow / scale).permute(2, 0, 1).float().to(device)
-    model = FlowNet().to(device)
+    images = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float().div(255.0).to(device)
+    target = torch.from_numpy(np.ascontiguousarray(mean_flow / scale, np.float32)).permute(2, 0, 1).to(device)
+    with torch.random.fork_rng(devices=[]):  # the seed picks the weights without touching anyone else's RNG
+        torch.manual_seed(seed)
+        model = FlowNet().to(device)
     optimiser = torch.optim.Adam(model.parameters(), lr=3e-3)
-    with torch.enable_grad():  # jobs run under no_grad; training needs gradients
-        curve = _fit(model, optimiser, images, target, patch, seconds, rng, progress, steps)
-    return model.eval(), scale, curve
+    curve = []
+    threads = torch.get_num_threads()
+    # One thread: the sums inside a step then run in one order on every machine (the same seed gives the same
+    # model), and these small batches gain little from threads but lose 3x when the cores are shared.
+    torch.set_num_threads(1)
+    try:
+        _steps(model, optimiser, images, target, patch, steps, rng, progress, curve)
+    finally:
+        torch.set_num_threads(threads)
+    model.eval()
+    with torch.no_grad():
+        picks = np.unique(np.linspace(0, len(images) - 1, min(8, len(images))).round().astype(int))
+        final = float(np.mean([float(nn.functional.mse_loss(model(images[i:i + 1])[0], target)) for i in picks]))
+    return model, scale, curve, final
 
 
-def _fit(model, optimiser, images, target, patch, seconds, rng, progress, steps=None):
+def _steps(model, optimiser, images, target, patch, steps, rng, progress, curve):
     height, width = target.shape[1:]
-    curve, started, step = [], time.perf_counter(), 0
-
-    def more():
-        if steps is not None:
-            return step < steps
-        return step < 20 or time.perf_counter() - started < seconds
-    while more():
-        picks = rng.integers(0, len(images), BATCH)
-        ys, xs = rng.integers(0, height - patch + 1, BATCH), rng.integers(0, width - patch + 1, BATCH)
-        batch = torch.stack([images[i, :, y:y + patch, x:x + patch] for i, y, x in zip(picks, ys, xs)])
-        goal = torch.stack([target[:, y:y + patch, x:x + patch] for y, x in zip(ys, xs)])
-        loss = nn.functional.mse_loss(model(batch), goal)
-        optimiser.zero_grad()
-        loss.backward()
-        optimiser.step()
-        step += 1
-        if step % 10 == 0:
-            curve.append(float(loss.detach()))
-            if progress:
-                progress(f"training on the clip: loss {curve[-1]:.4f}",
-                         min(1.0, (time.perf_counter() - started) / max(seconds, 1e-6)))
-    return curve
+    with torch.enable_grad():  # jobs run under no_grad; training needs gradients
+        for step in range(1, steps + 1):
+            picks = rng.integers(0, len(images), BATCH)
+            ys, xs = rng.integers(0, height - patch + 1, BATCH), rng.integers(0, width - patch + 1, BATCH)
+            batch = torch.stack([images[i, :, y:y + patch, x:x + patch] for i, y, x in zip(picks, ys, xs)])
+            goal = torch.stack([target[:, y:y + patch, x:x + patch] for y, x in zip(ys, xs)])
+            loss = nn.functional.mse_loss(model(batch), goal)
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+            if step % 10 == 0 or step == steps:
+                curve.append(float(loss.detach()))
+                if progress:
+                    progress(f"training on the clip: step {step} of {steps}, loss {curve[-1]:.4f}", step / steps)
 
 
 def predict(model, scale, image, device="cpu"):
@@ -87,11 +110,19 @@ def predict(model, scale, image, device="cpu"):
         return (model(tensor.to(device))[0].permute(1, 2, 0).cpu().numpy() * scale).astype(np.float32)
 
 
-def save(model, scale, curve, path):
+def save(model, scale, curve, path, learned_from="", steps=0, seed=0, final_loss=float("nan")):
     """Write next to its final place and rename, so a failed save leaves no partial model."""
     temp = f"{path}.part"
-    torch.save({"state_dict": model.state_dict(), "scale": scale, "loss_curve": curve}, temp)
-    os.replace(temp, path)
+    try:
+        torch.save({"format": FORMAT, "state_dict": model.state_dict(), "scale": float(scale),
+                    "loss_curve": [float(v) for v in curve], "clip_hash": learned_from, "steps": int(steps),
+                    "seed": int(seed), "final_loss": float(final_loss)}, temp)
+        os.replace(temp, path)
+    except OSError as exc:
+        if os.path.exists(temp):
+            os.unlink(temp)
+        raise InputError(f"cannot write the motion model '{path}': {exc.strerror}; choose a folder you can write "
+                         f"to") from None
 
 
 def save_loss_curve(curve, path):
@@ -111,10 +142,22 @@ def save_loss_curve(curve, path):
 
 
 def load(path, device="cpu"):
+    """(model, scale, loss_curve, info) from a model file; info holds `clip_hash`, `steps`, `seed`, `final_loss`
+    (empty hash for files of an older layout). InputError, without torch's advice, for a file that is not a
+    model of this version or holds non-finite weights."""
     try:
         data = torch.load(path, map_location=device, weights_only=True)
         model = FlowNet()
         model.load_state_dict(data["state_dict"])
-    except (OSError, RuntimeError, KeyError, ValueError, pickle.UnpicklingError) as exc:
-        raise InputError(f"cannot load the motion model '{path}': {exc}; delete it to train a new one") from None
-    return model.to(device).eval(), float(data["scale"]), list(data["loss_curve"])
+        scale = float(data["scale"])
+        curve = [float(v) for v in data.get("loss_curve", [])]
+    except (OSError, RuntimeError, KeyError, ValueError, TypeError, AttributeError, EOFError,
+            pickle.UnpicklingError):
+        raise InputError(f"cannot load the motion model '{path}': it is damaged or not a model of this version; "
+                         f"delete it to train a new one") from None
+    if not (np.isfinite(scale) and all(torch.isfinite(value).all() for value in model.state_dict().values())):
+        raise InputError(f"the motion model '{path}' holds non-finite weights; delete it to train a new one")
+    info = {"clip_hash": str(data.get("clip_hash", "")) if data.get("format") == FORMAT else "",
+            "steps": int(data.get("steps", 0)), "seed": int(data.get("seed", 0)),
+            "final_loss": float(data.get("final_loss", float("nan")))}
+    return model.to(device).eval(), scale, curve, info

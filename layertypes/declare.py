@@ -34,6 +34,7 @@ class Param:
     shown_if: tuple = ()     # (key, value): the panel shows it only when another parameter has that value
     blender: str = None      # the add-on's property name, when older .blend files call it something else
     suffix: str = ""         # kind "path": the file's ending; the file is written, so only its folder must exist
+    old: bool = False        # kept for old job files only: accepted and checked, never shown or sent by the add-on
 
     def __post_init__(self):
         assert self.kind in KINDS, self.kind

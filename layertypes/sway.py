@@ -20,7 +20,8 @@ LAYER = LayerType(
     params=COMMON + (
         Param("amplitude", "number", "Amplitude", default=4.0, low=0.0, high=10000.0, soft_high=50.0, unit="px",
               help="Size of the sway in source pixels: the amplitude of a sine with the same power along the "
-                   "wind"),
+                   "wind, at every pixel (no part swings more than a few times it); over 3% of the image's longer "
+                   "side gets a warning"),
         Param("wind", "number", "Wind", default=0.0, low=-360.0, high=360.0, unit="degrees", blender="wind_angle",
               help="Direction of the sway in degrees, 0 to the right, 90 up (an Arrow guide, if the layer has one, "
                    "sets it instead)"),

@@ -30,7 +30,8 @@ def declared_params():
     params = {}
     for declared in LAYER_TYPES.values():
         for param in declared.params:
-            params.setdefault(param.prop, param)
+            if not param.old:
+                params.setdefault(param.prop, param)
     return params
 
 
@@ -137,7 +138,7 @@ def layer_request(layer, index, guides, context):
     layer_type = layer_type_of(layer)
     hints, pins = guides
     spec = {"name": layer.name, "type": layer_type.name}
-    for param in layer_type.params:
+    for param in (param for param in layer_type.params if not param.old):
         where = f"Layer '{layer.name}'"
         if param.kind == "mask":
             spec[param.key] = _mask_request(layer, param, f"{param.prop}{index}", context, where)
@@ -213,7 +214,7 @@ def apply_layer(layer, spec, base, place_pin):
     """Give a panel layer the values of a job's layer (paths relative to `base`); `place_pin(uv, radius)` adds a
     Pin guide. The layer's type must be set first."""
     layer.name = spec["name"]
-    for param in layer_type_of(layer).params:
+    for param in (param for param in layer_type_of(layer).params if not param.old):
         value = spec.get(param.key)
         if value is None:
             continue

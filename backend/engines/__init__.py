@@ -32,6 +32,11 @@ class Work:
     progress: object      # progress(stage, fraction), may raise CancelledError
     info: dict            # the layer's metadata: an engine records what it measured here
 
+    def warn(self, message):
+        """Something the user should know about the result (with the number that triggered it): listed in the
+        layer's `warnings` and the job's."""
+        self.info.setdefault("warnings", []).append(message)
+
 
 def engine_for(layer_type):
     return ENGINES[layer_type]

@@ -1,44 +1,76 @@
-"""From Clip: the motion measured on a reference clip, as a flow (stats, predict, aligned) or a sway."""
+"""From Clip: the motion measured on a reference clip, as a flow (stats, predict, aligned) or a sway.
+
+The clip is read with its longer side at the working resolution and measured there (backend/clip.py). It is laid
+over the still with ONE scale for x and y (the clip covers the still, centred; the metadata says so when their
+aspects differ), so a clip of another aspect never stretches the motion. What is learned comes from the clip's
+moving region (found automatically, or within `clip_mask`); whatever makes the measurement doubtful (a cut, a
+moving camera, an implausible registration, a constant prediction, a huge sway) is reported as a warning with the
+number that triggered it.
+"""
 
 import os
 
 import cv2
 import numpy as np
 
-from .. import appearance, clip, oscillation, predictor
+from .. import appearance, clip, masks, oscillation, predictor
 from ..errors import InputError
 from . import flicker
 from . import oscillation as sway
 from .results import Flow
 
+STEPS_PER_SECOND = 10  # the deprecated `train_seconds` becomes a step budget at this rate
+CONSTANT_SHARE = 0.15  # a prediction whose spatial variation is below this share of the clip's is "constant"
+
+
+class Fit:
+    """The clip laid over the still: working px = scale * clip px + offset (the same scale in x and y)."""
+
+    def __init__(self, read_w, read_h, grid):
+        self.scale = max(grid.width / read_w, grid.height / read_h)  # cover the still, crop the rest of the clip
+        self.offset = ((grid.width - self.scale * read_w) / 2, (grid.height - self.scale * read_h) / 2)
+        self.matrix = np.array([[self.scale, 0, self.offset[0] + (self.scale - 1) / 2],
+                                [0, self.scale, self.offset[1] + (self.scale - 1) / 2]], np.float32)
+        self.size = (grid.width, grid.height)
+
+    def lay(self, image, flags=cv2.INTER_LINEAR):
+        """An image (or flow field) of the clip's size on the working grid."""
+        return cv2.warpAffine(image, self.matrix, self.size, flags=flags, borderMode=cv2.BORDER_REPLICATE)
+
 
 def motion(layer, work):
     grid = work.grid
     frames, clip_size = _frames(layer, grid, work)
-    flows = clip.optical_flow(frames, work.progress)
     read_h, read_w = frames.shape[1:3]
-    src_w = grid.width / grid.scale[0]
-    info = work.info["clip"] = {"frames": len(frames), "size": list(clip_size), "measured_at": [read_w, read_h]}
-    if layer.motion == "flicker":
+    flows = clip.optical_flow(frames, work.progress)
+    fit = Fit(read_w, read_h, grid)
+    to_source = fit.scale / grid.scale[0]  # the still's source px per clip px (as read)
+    clip_px = clip_size[0] / read_w        # the clip's own px per clip px (as read)
+    info = work.info["clip"] = {"frames": len(frames), "size": list(clip_size), "measured_at": [read_w, read_h],
+                                "still_px_per_clip_px": to_source / clip_px}
+    src_w, src_h = grid.width / grid.scale[0], grid.height / -grid.scale[1]
+    if abs(read_w / read_h - grid.width / grid.height) > 0.01:
+        info["resampled"] = (f"the clip ({clip_size[0]}x{clip_size[1]}) and the still ({src_w:.0f}x{src_h:.0f}) "
+                             f"differ in aspect: the clip is scaled by {to_source / clip_px:.3f} in x and y alike "
+                             f"to cover the still, centred, the rest of it left out")
+    if layer.motion == "flicker":  # light, not motion: its own measure, after the motion is taken out
         return _flicker(layer, frames, flows, work, info)
+    flows = _without_cuts(flows, frames, layer.motion == "oscillation", work)
+    for message in clip.camera_warnings(flows, clip_px):
+        work.warn(message)
+    region = _region(layer, flows, read_w, read_h, clip_px, work)
     if layer.motion == "oscillation":
-        stats = clip.oscillation_stats(flows)
-        count = oscillation.term_count(layer.terms, work.loop_frames)
-        powers = clip.powers_for_loop(stats, work.loop_frames, count)
-        amplitude = stats["amplitude"] * src_w / read_w  # clip px -> source px
-        info.update(dominant_frequency=stats["dominant_frequency"], amplitude_px=amplitude,
-                    direction=stats["direction"], falloff=stats["falloff"], powers=powers.tolist())
-        # The sway's direction and size are the clip's, not settings.
-        return sway.spectrum(layer, work, amplitude, stats["direction"], powers)
-    stats = clip.fluid_stats(flows)
-    to_working = np.array([grid.width / read_w, grid.height / read_h], np.float32)
-    info.update(mean_velocity_px=(stats["mean_velocity"] * src_w / read_w).tolist(),
-                speed_percentiles=stats["speed_percentiles"])
+        return _sway(layer, work, flows, region, to_source, clip_px, info)
+    stats = clip.fluid_stats(flows, region)
+    velocity = stats["mean_velocity"] * to_source
+    info.update(mean_velocity_px_per_frame=[float(velocity[0]), float(-velocity[1])],
+                speed_percentiles_px_per_frame={p: v * to_source for p, v in stats["speed_percentiles"].items()})
     if layer.method == "stats":
-        return Flow(np.broadcast_to(stats["mean_velocity"] * to_working, (grid.height, grid.width, 2)).copy())
+        return Flow(np.broadcast_to(stats["mean_velocity"] * fit.scale, (grid.height, grid.width, 2)).copy())
+    field = stats["mean_field"] * cv2.GaussianBlur(region, (0, 0), 1.5)[..., None]  # static outside the region
     if layer.method == "aligned":
-        return Flow(_aligned(stats, frames, work, info) * to_working)
-    return Flow(_predicted(layer, frames, stats, work, info) * to_working)
+        return Flow(_aligned(field, frames, fit, work, info))
+    return Flow(_predicted(layer, frames, field, fit, work, info))
 
 
 def _flicker(layer, frames, flows, work, info):
@@ -54,44 +86,143 @@ def _flicker(layer, frames, flows, work, info):
 
 
 def _frames(layer, grid, work):
+    side = max(grid.width, grid.height)
     if layer.clip is not None:
-        return clip.read_clip(clip.check_clip_path(layer.clip), max(grid.width, grid.height), progress=work.progress)
-    frames = np.asarray(work.arrays.get(layer.clip_array))
-    if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8 or len(frames) < clip.MIN_FRAMES:
-        raise InputError(f"the clip array of layer '{layer.name}' must be (frames >= {clip.MIN_FRAMES}, height, "
-                         f"width, 3) uint8")
-    return frames, (frames.shape[2], frames.shape[1])
+        return clip.read_clip(clip.check_clip_path(layer.clip), side, progress=work.progress)
+    if layer.clip_array not in work.arrays:
+        raise InputError(f"the clip array '{layer.clip_array}' of layer '{layer.name}' was not sent with the job")
+    frames = np.asarray(work.arrays[layer.clip_array])
+    reduced = clip.frames_from_array(frames, side, f"the clip array of layer '{layer.name}'")
+    return reduced, (frames.shape[2], frames.shape[1])
 
 
-def _aligned(stats, frames, work, info):
-    """The clip's mean flow registered onto the still (which is a frame of the clip), in clip px."""
+def _without_cuts(flows, frames, keep_time, work):
+    """The flow without the frame pairs across a scene cut: left out for statistics, zero for trajectories (the
+    time line must stay whole)."""
+    cuts, residuals = clip.scene_cuts(frames, flows)
+    if not cuts:
+        return flows
+    usual = float(np.median(residuals))
+    pairs = ", ".join(f"{t + 1}-{t + 2} ({residuals[t]:.1f})" for t in cuts)
+    work.warn(f"scene cut: frames {pairs} differ by more than the motion explains (grey levels of 0-255 left "
+              f"after following the flow, {usual:.1f} usually); those pairs are left out: trim the clip to one "
+              f"shot")
+    if keep_time:
+        flows = flows.copy()
+        flows[cuts] = 0.0
+        return flows
+    if len(cuts) == len(flows):
+        raise InputError("every frame of the clip is a cut from the one before: the clip has no motion to learn")
+    return np.delete(flows, cuts, axis=0)
+
+
+def _region(layer, flows, read_w, read_h, clip_px, work):
+    """The part of the clip learned from: its moving region, within clip_mask when the layer has one."""
+    weights = None
+    if layer.clip_mask is not None:
+        spec, what = layer.clip_mask, f"clip region of layer '{layer.name}'"
+        if spec.rect is not None:
+            weights = masks.rect_mask(spec.rect, read_w, read_h)
+        elif spec.array is not None:
+            if spec.array not in work.arrays:
+                raise InputError(f"the {what} names array '{spec.array}', which was not sent with the job")
+            weights = masks.image_mask(work.arrays[spec.array], read_w, read_h, f"the {what}")
+        else:
+            raise InputError(f"the {what} is a file path; load it before running the job")
+    region, found = clip.moving_region(flows, weights)
+    work.info["clip"]["region"] = {"from": "clip_mask" if weights is not None else "automatic",
+                                   "moving": found["moving"], "share": round(found["share"], 4)}
+    if not found["moving"]:
+        work.warn(f"the clip barely moves: its fastest 1% moves {found['fastest_px_per_frame'] * clip_px:.2f} px "
+                  f"per frame (clip pixels), about the optical flow's noise; the layer will hardly move")
+    return region
+
+
+def _sway(layer, work, flows, region, to_source, clip_px, info):
+    stats = clip.oscillation_stats(flows, region)
+    info.update(travel_px=stats["travel_px"] * to_source, directedness=stats["directedness"],
+                points=stats["points"])
+    if clip.flows_rather_than_sways(stats):
+        raise InputError(
+            f"the clip flows rather than sways: its tracked points travel {stats['travel_px'] * clip_px:.1f} px "
+            f"one way over {stats['frames']} frames ({stats['directedness']:.0%} of their motion keeps its "
+            f"direction; their swing is {stats['amplitude'] * clip_px:.1f} px, clip pixels): use a fluid layer "
+            f"(Clip Motion: Flowing) for fire, fountains and travelling waves, or a clip holding at least one "
+            f"whole swing")
+    count = oscillation.term_count(layer.terms, work.loop_frames)
+    powers = clip.powers_for_loop(stats, work.loop_frames, count)
+    amplitude = stats["amplitude"] * to_source
+    info.update(dominant_frequency_cycles_per_frame=stats["dominant_frequency"], dominant_bin=stats["dominant_bin"],
+                amplitude_px=amplitude, direction=stats["direction"], across_ratio=stats["across_ratio"],
+                falloff=stats["falloff"], powers=powers.tolist())
+    # The sway's direction and size are the clip's, not settings.
+    return sway.spectrum(layer, work, amplitude, stats["direction"], powers)
+
+
+def _still(work, width, height):
+    """The still as 8-bit RGB at the given size (grey, 16-bit, float and alpha stills alike)."""
+    return cv2.resize(clip.to_rgb8(work.image), (width, height), interpolation=cv2.INTER_AREA)
+
+
+def _aligned(field, frames, fit, work, info):
+    """The clip's mean flow (clip px) laid over the still and registered onto it (the still is a frame of the
+    clip), in working px."""
     grid = work.grid
-    read_h, read_w = frames.shape[1:3]
-    if abs(read_w / read_h - grid.width / grid.height) > 0.01:
-        info["resampled"] = f"stretched from {read_w}x{read_h} to {grid.width}x{grid.height}"
-    still = cv2.resize(work.image[..., :3], (grid.width, grid.height), interpolation=cv2.INTER_AREA)
-    field = cv2.resize(stats["mean_field"], (grid.width, grid.height), interpolation=cv2.INTER_LINEAR)
-    warp = clip.register((np.clip(still, 0, 1) * 255).astype(np.uint8), frames[0])
-    info["registration"] = warp.tolist()
-    return cv2.warpAffine(field, warp, (grid.width, grid.height), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+    still = _still(work, grid.width, grid.height)
+    warp, problem = clip.register(still, fit.lay(frames[0]))
+    if problem:
+        work.warn(f"{problem}: the clip is used as laid over the still, unregistered; check that the still is a "
+                  f"frame of this clip")
+        warp = np.eye(2, 3, dtype=np.float32)
+    info["registration"] = np.asarray(warp).tolist()
+    laid = fit.lay(np.ascontiguousarray(field, np.float32)) * fit.scale
+    return cv2.warpAffine(laid, warp, (grid.width, grid.height), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
                           borderMode=cv2.BORDER_REPLICATE)
 
 
-def _predicted(layer, frames, stats, work, info):
-    """The still's flow predicted by a network trained on the clip (or loaded from the layer's model file)."""
-    read_h, read_w = frames.shape[1:3]
-    model = None
+def _predicted(layer, frames, target, fit, work, info):
+    """The still's flow predicted by a network trained on the clip, or loaded from the layer's model file when
+    that was trained on this clip with these settings; in working px."""
+    steps = layer.train_steps if layer.train_seconds is None else max(1, round(layer.train_seconds
+                                                                                * STEPS_PER_SECOND))
+    seed = layer.train_seed
+    learned_from = predictor.clip_hash(frames, target, steps, seed)
+    model, record = None, {"path": layer.model, "trained": True, "steps": steps, "seed": seed,
+                           "clip_hash": learned_from}
     if layer.model and layer.reuse_model and os.path.isfile(layer.model):
-        model, scale, curve = predictor.load(layer.model)
-        info["model"] = {"path": layer.model, "trained": False}
+        try:
+            model, scale, curve, stored = predictor.load(layer.model)
+        except InputError as exc:
+            work.warn(f"{exc.message}: trained a new one in its place")
+            stored = None
+        if stored is not None and stored["clip_hash"] == learned_from:
+            record.update(trained=False, final_loss=stored["final_loss"])
+        else:
+            model = None
+            if stored is not None:
+                record["reason"] = ("the model file was trained on another clip, region or settings (or by an "
+                                    "older version): trained again")
     if model is None:
-        model, scale, curve = predictor.train(frames, stats["mean_field"], layer.train_seconds, work.progress,
-                                              seed=work.seed)
-        info["model"] = {"path": layer.model, "trained": True}
+        model, scale, curve, final = predictor.train(frames, target, steps, seed, work.progress)
+        record["final_loss"] = final
         if layer.model:
-            predictor.save(model, scale, curve, layer.model)
+            predictor.save(model, scale, curve, layer.model, learned_from, steps, seed, final)
             predictor.save_loss_curve(curve, os.path.splitext(layer.model)[0] + ".loss.png")
-    info["loss_curve"] = curve
-    still = cv2.resize(work.image[..., :3], (read_w, read_h), interpolation=cv2.INTER_AREA)
-    predicted = predictor.predict(model, scale, np.clip(still, 0, 1))
-    return cv2.resize(predicted, (work.grid.width, work.grid.height), interpolation=cv2.INTER_LINEAR)
+    info["model"], info["loss_curve"] = record, curve
+    grid = work.grid
+    size = (max(8, round(grid.width / fit.scale)), max(8, round(grid.height / fit.scale)))  # the clip's scale
+    predicted = predictor.predict(model, scale, _still(work, *size) / 255.0)
+    _check_constant(predicted, target, work)
+    return cv2.resize(predicted, (grid.width, grid.height), interpolation=cv2.INTER_LINEAR) * fit.scale
+
+
+def _check_constant(predicted, target, work):
+    """Warn when the prediction is (nearly) the same everywhere although the clip's flow is not: the predictor
+    collapsed to a constant field, or the still's looks are unlike anything in the clip."""
+    spread = float(np.sqrt(predicted.reshape(-1, 2).var(axis=0).sum()))
+    expected = float(np.sqrt(target.reshape(-1, 2).var(axis=0).sum()))
+    varied = expected > max(0.05, 0.5 * float(np.hypot(*target.reshape(-1, 2).T).mean()))  # not one flow for all
+    if varied and spread < CONSTANT_SHARE * expected:
+        work.warn(f"the predicted flow is nearly constant: its spatial variation is {spread / expected:.0%} of the "
+                  f"clip's ({spread:.3f} against {expected:.3f} px per frame); the predictor did not learn which "
+                  f"appearance moves: train more steps, use a clip more like the still, or use stats")

@@ -67,3 +67,22 @@ def test_missing_image_exits_2(tmp_path):
     done = run("generate", str(tmp_path / "nope.png"), "--job", write_job(tmp_path), "--out",
                str(tmp_path / "r.npz"))
     assert done.returncode == 2 and "cannot read image" in done.stderr
+
+
+def test_clip_and_model_paths_are_read_relative_to_the_job(tmp_path):
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    still = cv2.imread(os.path.join(SAMPLE, "river.png"))
+    for index in range(6):  # the painting itself, flowing to the right at 2 px per frame
+        cv2.imwrite(str(folder / f"{index:02d}.png"), np.roll(still, 2 * index, axis=1))
+    job = {"loop_frames": 12, "working_resolution": 64, "device": "cpu",
+           "layers": [{"name": "c", "type": "clip", "mask": {"rect": [0, 0, 1, 1]}, "clip": "frames",
+                       "method": "predict", "model": "river.pt", "train_steps": 3}]}
+    path = tmp_path / "job.json"
+    path.write_text(json.dumps(job), encoding="utf-8")
+    out = tmp_path / "result.npz"
+    done = run("generate", os.path.join(SAMPLE, "river.png"), "--job", str(path), "--out", str(out))  # cwd: repo
+    assert done.returncode == 0, done.stderr
+    meta = json.loads(str(np.load(out)["meta"]))
+    assert meta["layers"][0]["clip"]["frames"] == 6 and (tmp_path / "river.pt").is_file()
+    assert meta["layers"][0]["clip"]["model"]["path"] == str(tmp_path / "river.pt")

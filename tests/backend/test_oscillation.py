@@ -96,3 +96,30 @@ def test_one_region_moves_together_and_an_edge_separates(seed):
     across = mean_correlation(WIDTH // 2 - 2, WIDTH // 2 + 1)
     assert within > 0.9
     assert across < within - 0.3, (within, across)
+
+
+def test_no_part_of_a_photo_swings_far_beyond_the_amplitude():
+    """Small regions closed by the photo's edges once swung 14x the amplitude; now every pixel has the same power,
+    which bounds its swing by sqrt(2K) times the amplitude."""
+    import os
+    photo = cv2.imread(os.path.join(os.path.dirname(__file__), "..", "..", "samples", "lake", "lake.jpg"))
+    photo = cv2.cvtColor(cv2.resize(photo, (192, 108), interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2RGB)
+    frames, amplitude = 48, 4.0
+    for seed in range(3):
+        spec = {"name": "t", "type": "oscillation", "mask": {"rect": [0, 0, 1, 1]}, "amplitude": amplitude,
+                "seed": seed, "terms": 8}
+        job = parse_job({"loop_frames": frames, "working_resolution": 192, "device": "cpu", "layers": [spec]})
+        _, result = run_job(job, photo, {}, lambda stage, fraction: None)
+        spectrum = result["layer0_spectrum"]
+        motion = displacement_at((spectrum[..., :2] + 1j * spectrum[..., 2:]) * [192, 108], range(frames), frames)
+        swing = np.hypot(motion[..., 0], motion[..., 1])
+        assert swing.max() < 3.2 * amplitude, (seed, swing.max())  # the bound is 4x (sqrt(2 * 8))
+        assert np.sqrt((swing ** 2).mean()) > 0.6 * amplitude  # and it still sways (RMS of a sine: 0.71x)
+
+
+def test_a_sway_over_three_percent_of_the_image_is_warned_about():
+    meta, _ = run(textured(3), amplitude=2.0)  # 2 px on a 96 px image: 2.1%
+    assert meta["warnings"] == []
+    meta, _ = run(textured(3), amplitude=6.0)
+    assert meta["warnings"] == ["layer 'tree': the sway's amplitude is 6.0 px, 6.2% of the image's longer side "
+                                "(96 px): a sway over 3% smears and tears the picture; lower the amplitude"]
