@@ -243,7 +243,7 @@ def run(args, job, job_dir, formats, name, folder):
         raise RuntimeError(str(exc).strip().removeprefix("Error: ")) from None
     finally:
         jobs.progress_listeners.remove(listener)
-    sent = jobs.last_request()
+    sent, warnings = jobs.last_request(), jobs.last_warnings()
     if args.strength:
         for frame, value in args.strength:
             obj["motion_strength"] = value
@@ -297,6 +297,7 @@ def run(args, job, job_dir, formats, name, folder):
         "leak_levels": quality.leak_levels(rendered, still, moving),
         "shape_keys": len(obj.data.shape_keys.key_blocks) - 1 if obj.data.shape_keys else 0,
         "job": sent,  # as sent to the backend: every layer with every parameter after defaults
+        "warnings": warnings,  # what the backend noticed about the job (a clip's cut, a sway that is very large)
     }
     if "png" in formats:
         produced["frames"] = os.path.join(folder, "frames")

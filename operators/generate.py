@@ -143,6 +143,8 @@ class IMAGEDYN_OT_generate(bpy.types.Operator):
         if settings.carrier == "GEOMETRY" and flowing:
             self.report({"WARNING"}, f"{', '.join(flowing)} flow{'s' if len(flowing) == 1 else ''} on the texture: a "
                                      f"mesh cannot flow, so Sway On: Geometry moves only the swaying layers")
+        for message in meta.get("warnings", []):  # what the backend noticed, with the number that triggered it
+            self.report({"WARNING"}, message)
         width, height = meta["working_size"]
         what = "Preview: baked" if self.preview else "Baked"
         self.report({"INFO"}, f"{what} a {self._loop_frames}-frame loop from frame {self._loop_start} "

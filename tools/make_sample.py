@@ -1,6 +1,7 @@
 """Paint the shipped sample images procedurally, so the project owns every pixel of them.
 
-Run with the backend environment:  .venvs/backend/bin/python tools/make_sample.py river|sky|tree|campfire PATH
+Run with the backend environment:  .venvs/backend/bin/python tools/make_sample.py NAME PATH, NAME one of river,
+sky, tree, campfire, campfire-flame-mask
 """
 import sys
 
@@ -96,8 +97,9 @@ def paint_tree(seed=5):
     return np.clip(img, 0, 1)
 
 
-def paint_campfire(seed=3, size=(1280, 720)):
-    """A campfire at dusk: a flame over crossed logs, its glow on the ground and on a rock, a darkening sky."""
+def paint_campfire(seed=3, size=(1280, 720), flame_only=False):
+    """A campfire at dusk: a flame over crossed logs, its glow on the ground and on a rock, a darkening sky.
+    `flame_only`: the flame's mask instead (white where it burns, with a soft rim), for its flicker layer."""
     rng = np.random.default_rng(seed)
     w, h = size
     y = np.linspace(0.0, 1.0, h, dtype=np.float32)[:, None]
@@ -128,13 +130,17 @@ def paint_campfire(seed=3, size=(1280, 720)):
     inside = np.clip(1.4 * (1 - np.abs(x - 0.5 - 0.01 * np.sin(7 * height)) * w / h / np.maximum(half_width, 1e-3)),
                      0, 1)
     flame = inside * (y < 0.79) * (y > 0.40)
+    if flame_only:
+        rim = cv2.GaussianBlur(flame.astype(np.float32), (0, 0), 6.0)
+        return np.repeat(np.clip(np.maximum(flame, rim) * 1.5, 0, 1)[..., None], 3, axis=-1)
     heat = np.clip(flame * (1.2 - height), 0, 1) ** 0.7
     colour = np.stack([np.ones_like(heat), 0.25 + 0.7 * heat, 0.05 + 0.6 * heat ** 3], -1)
     img = img * (1 - flame[..., None]) + flame[..., None] * colour
     return np.clip(img, 0, 1)
 
 
-PAINTERS = {"river": paint_river, "sky": paint_sky, "tree": paint_tree, "campfire": paint_campfire}
+PAINTERS = {"river": paint_river, "sky": paint_sky, "tree": paint_tree, "campfire": paint_campfire,
+            "campfire-flame-mask": lambda: paint_campfire(flame_only=True)}
 
 
 def main(name, path):

@@ -30,6 +30,12 @@ def last_request():
     return _active.request if _active is not None else None
 
 
+def last_warnings():
+    """The warnings of the last job's result (the backend's `warnings`), [] when it had none or failed."""
+    result = _active.result if _active is not None else None
+    return list(result[0].get("warnings", [])) if result else []
+
+
 class GenerateJob:
     def __init__(self, client, job, arrays, hang_timeout_s, label):
         self.client = client

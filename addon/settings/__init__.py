@@ -1,1 +1,2 @@
-"""settings"""
+"""What the user sets: the properties on an object and its layers (built from layertypes/), and whether the bake
+still matches them."""

@@ -97,7 +97,7 @@ def test_layers_on_the_command_line(tmp_path):
     for layer in sent:
         assert set(layer) == {"name", "type"} | {param.key for param in LAYER_TYPES[layer["type"]].params}
     assert sent[1]["terms"] == 3 and sent[1]["amplitude"] == pytest.approx(3.0)
-    assert sent[1]["sway_across"] == pytest.approx(0.3)
+    assert sent[1]["sway_across"] == pytest.approx(0.3) and report["warnings"] == []
     (hint,) = sent[0]["hints"]
     assert hint["uv"] == pytest.approx([0.5, 0.3]) and hint["velocity"] == pytest.approx([3.0, 0.0])
 
