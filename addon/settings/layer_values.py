@@ -89,7 +89,7 @@ def layer_type_of(layer):
 
 def shown(layer, param):
     """Whether the panel shows a parameter: some only matter when another has a certain value."""
-    if param.kind in ("array", "velocity", "pins"):
+    if param.kind in ("array", "velocity", "pins") or param.old:
         return False
     if not param.shown_if:
         return True
