@@ -8,8 +8,8 @@ same interface, so a new carrier is a module and a line in CARRIERS:
     show(settings, sway_here)                whether swaying layers play on this carrier
     remove(obj, settings)                    take the bake off again
 
-texture (a node group in place of the image texture: flowing, swaying and flickering layers) and geometry (shape keys on a
-grid mesh: swaying layers only, a mesh cannot flow). The flowing layers' clocks (clocks.py) run both.
+texture (a node group in place of the image texture: flowing, swaying and flickering layers) and geometry (shape
+keys on a grid mesh: swaying layers only, a mesh cannot flow). The flowing layers' clocks (clocks.py) run both.
 """
 
 from . import clocks, geometry, texture
