@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 import torch
 
-from . import clip, densify, fluid, loop, masks, oscillation, predictor
+from . import clip, densify, fluid, limits, loop, masks, oscillation, predictor
 from .device import pick_device
 from .errors import InputError
 
@@ -36,6 +36,7 @@ def run_job(job, image, arrays, progress):
     """Returns (meta, result_arrays). `arrays` holds masks sent by name; `progress(stage, fraction)` may raise
     CancelledError to stop the job between steps."""
     started = time.perf_counter()
+    limits.check_job(job, image, arrays)  # sizes and shapes, before anything is allocated
     image = masks.to_float_image(image, "the image")
     src_w, src_h = job.image_size or (image.shape[1], image.shape[0])  # pixel units refer to the original
     width, height = working_size(src_w, src_h, job.working_resolution)

@@ -6,8 +6,8 @@ Models are saved as plain tensors and lists (torch.save of a state dict) and loa
 loading a model file never runs code.
 """
 
+import math
 import os
-import pickle  # only for its error type: models are loaded with weights_only=True
 import time
 
 import numpy as np
@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from .errors import InputError
+from .files import shown, write_image
 
 PATCH = 48
 BATCH = 16
@@ -90,7 +91,8 @@ def predict(model, scale, image, device="cpu"):
 def save(model, scale, curve, path):
     """Write next to its final place and rename, so a failed save leaves no partial model."""
     temp = f"{path}.part"
-    torch.save({"state_dict": model.state_dict(), "scale": scale, "loss_curve": curve}, temp)
+    with open(temp, "wb") as handle:
+        torch.save({"state_dict": model.state_dict(), "scale": scale, "loss_curve": curve}, handle)
     os.replace(temp, path)
 
 
@@ -107,14 +109,33 @@ def save_loss_curve(curve, path):
         cv2.polylines(image, [np.stack([xs, ys], axis=1).astype(np.int32)], False, (180, 60, 0), 2)
     cv2.putText(image, f"loss {curve[0]:.4f} -> {curve[-1]:.4f}" if curve else "no steps", (margin, 20),
                 cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1)
-    cv2.imwrite(path, image)
+    write_image(path, image)
 
 
 def load(path, device="cpu"):
+    """(model, scale, loss curve) from a file written by save; InputError with one line when it cannot be used.
+    torch's own message is not passed on: it advises loading with weights_only=False, which would run code."""
+    where = f"cannot load the motion model '{shown(path)}':"
+    advice = "delete it (or set another model path) to train a new one"
     try:
-        data = torch.load(path, map_location=device, weights_only=True)
+        with open(path, "rb") as handle:  # a file object: torch would hand the name to C++ (see files.py)
+            if not handle.read(1):
+                raise InputError(f"{where} it is an empty file; {advice}")
+            handle.seek(0)
+            data = torch.load(handle, map_location=device, weights_only=True)
+    except OSError as exc:
+        raise InputError(f"{where} {exc.strerror}; {advice}") from None
+    except InputError:
+        raise
+    except Exception:  # a damaged or foreign file can fail in the unpickler, the zip reader or torch: all one case
+        raise InputError(f"{where} it is damaged or was not saved by this backend; {advice}") from None
+    try:
         model = FlowNet()
         model.load_state_dict(data["state_dict"])
-    except (OSError, RuntimeError, KeyError, ValueError, pickle.UnpicklingError) as exc:
-        raise InputError(f"cannot load the motion model '{path}': {exc}; delete it to train a new one") from None
-    return model.to(device).eval(), float(data["scale"]), list(data["loss_curve"])
+        scale, curve = float(data["scale"]), [float(value) for value in data["loss_curve"]]
+    except (KeyError, TypeError, ValueError, RuntimeError, IndexError):
+        raise InputError(f"{where} it holds no motion model of this backend; {advice}") from None
+    weights_finite = all(bool(torch.isfinite(tensor).all()) for tensor in model.state_dict().values())
+    if not weights_finite or not math.isfinite(scale) or scale <= 0:
+        raise InputError(f"{where} it holds NaN or infinite weights (a damaged file); {advice}")
+    return model.to(device).eval(), scale, curve
