@@ -2,8 +2,9 @@
 engine's arrays will take. A job that cannot fit stops here with one line naming the setting to change, instead of
 a MemoryError (or the system's out-of-memory killer) halfway through.
 
-The per-pixel costs below were measured (peak RSS from getrusage, CPU path, working resolutions 512 and 1024);
-they are estimates with some headroom, not exact counts.
+The per-pixel costs below were measured (peak RSS from getrusage and tracemalloc's peak, CPU path, working
+resolutions 512 and 1024); they are estimates with some headroom, not exact counts (test_limits.py holds them to
+a real job).
 """
 
 import os

@@ -111,7 +111,8 @@ def serve(stdin, stdout):
         except ProtocolError as exc:
             failure = exc
         except BaseException as exc:  # MemoryError, or a bug: still an answer and an exit, never a silent reader
-            failure = ProtocolError(f"the backend could not read a request ({type(exc).__name__}: {exc})")
+            text = " ".join(str(exc).split())[:200]  # one line
+            failure = ProtocolError(f"the backend could not read a request ({type(exc).__name__}: {text})")
         if failure is not None:
             requests.cancel_all()  # the stream cannot be trusted: what was asked before it is not run either
             requests.queue.put(failure)
