@@ -1,6 +1,13 @@
 """`python -m backend` serves the protocol on stdin/stdout; `python -m backend generate ...` runs one job."""
 
+import os
 import sys
+
+from .limits import MAX_IMAGE_PIXELS
+
+# OpenCV reads its decoding limit once, when it loads: set it before anything imports cv2. Our own header check
+# (backend/files.py) gives the clearer message; this covers the formats it does not parse.
+os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", str(MAX_IMAGE_PIXELS))
 
 
 def main():

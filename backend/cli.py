@@ -11,15 +11,16 @@ import numpy as np
 
 from layertypes import SpecError, layer_type
 
+from . import files
 from .engine import run_job
 from .errors import BackendError, InputError, JobSpecError
 from .jobspec import parse_job
 
 
 def read_image(path, what):
-    image = cv2.imread(path, cv2.IMREAD_UNCHANGED) if os.path.isfile(path) else None
-    if image is None:
-        raise InputError(f"cannot read {what} '{path}': the file is missing or not an image OpenCV can decode")
+    if not os.path.isfile(path):
+        raise InputError(f"cannot read {what} '{files.shown(path)}': the file is missing")
+    image = files.read_image(path, cv2.IMREAD_UNCHANGED, what)
     if image.ndim == 3:  # OpenCV reads BGR(A); the engine works in RGB(A)
         image = cv2.cvtColor(image, cv2.COLOR_BGRA2RGBA if image.shape[2] == 4 else cv2.COLOR_BGR2RGB)
     return image
@@ -30,9 +31,12 @@ def load_job(path):
         with open(path, encoding="utf-8") as handle:
             data = json.load(handle)
     except OSError as exc:
-        raise InputError(f"cannot read job file '{path}': {exc.strerror}") from None
-    except json.JSONDecodeError as exc:
-        raise JobSpecError(f"job file '{path}' is not valid JSON: {exc}") from None
+        raise InputError(f"cannot read job file '{files.shown(path)}': {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise JobSpecError(f"job file '{files.shown(path)}' is not UTF-8 text (byte {exc.start}): save it as "
+                           f"UTF-8 JSON") from None
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise JobSpecError(f"job file '{files.shown(path)}' is not valid JSON: {exc}") from None
     base = os.path.dirname(os.path.abspath(path))
     job = parse_job(_relative_to(data, base))
     arrays = {}
@@ -81,20 +85,29 @@ def write_gif(frame_paths, out, fps):
     """A GIF that loops forever, written next to its place and renamed, so that no partial file is left."""
     frames = []
     for path in frame_paths:
-        image = cv2.imread(path, cv2.IMREAD_COLOR)  # 8-bit BGR, whatever the file's depth
-        if image is None:
-            print(f"error: cannot read frame '{path}'", file=sys.stderr)
+        try:
+            frames.append(files.read_image(path, cv2.IMREAD_COLOR, "frame"))  # 8-bit BGR, whatever the depth
+        except InputError as exc:
+            print(f"error: {exc.message}", file=sys.stderr)
             return 2
-        frames.append(image)
     animation = cv2.Animation()
     animation.frames = frames
     animation.durations = [round(1000 / fps)] * len(frames)
     animation.loop_count = 0  # forever
-    temp = f"{out}.part.gif"
-    if not cv2.imwriteanimation(temp, animation):
-        print(f"error: OpenCV could not write '{out}'", file=sys.stderr)
+    ok, encoded = cv2.imencodeanimation(".gif", animation)  # in memory: OpenCV cannot open every file name
+    if not ok:
+        print(f"error: OpenCV could not write '{files.shown(out)}'", file=sys.stderr)
         return 2
-    os.replace(temp, out)
+    temp = f"{out}.part.gif"
+    try:
+        with open(temp, "wb") as stream:
+            stream.write(encoded.tobytes())
+        os.replace(temp, out)
+    except OSError as exc:
+        if os.path.exists(temp):
+            os.unlink(temp)
+        print(f"error: cannot write '{files.shown(out)}': {exc.strerror or exc}", file=sys.stderr)
+        return 2
     return 0
 
 

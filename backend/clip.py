@@ -13,6 +13,8 @@ import cv2
 import numpy as np
 
 from .errors import InputError
+from .files import opencv_path, shown
+from .limits import check_image_size
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".exr", ".bmp", ".webp")
 MIN_FRAMES = 3
@@ -29,9 +31,9 @@ def check_clip_path(path):
         raise InputError("the clip path is empty or invalid")
     real = os.path.realpath(path)
     if real.startswith(("/proc/", "/sys/", "/dev/")):
-        raise InputError(f"'{path}' is not a clip: choose a video file or a folder of images")
+        raise InputError(f"'{shown(path)}' is not a clip: choose a video file or a folder of images")
     if not (os.path.isfile(real) or os.path.isdir(real) or glob.glob(path)):
-        raise InputError(f"the clip '{path}' does not exist")
+        raise InputError(f"the clip '{shown(path)}' does not exist")
     return path
 
 
@@ -44,23 +46,25 @@ def read_clip(path, max_side=256, max_frames=300, progress=None):
         files = sorted(f for f in glob.glob(pattern) if f.lower().endswith(IMAGE_EXTENSIONS))[:max_frames]
         raw = (_read_frame(f) for f in files)
     else:
-        capture = cv2.VideoCapture(path)
+        capture = cv2.VideoCapture(opencv_path(path, "the clip"))
         if not capture.isOpened():
-            raise InputError(f"cannot open the clip '{path}': it is not a video OpenCV can decode")
+            raise InputError(f"cannot open the clip '{shown(path)}': it is not a video OpenCV can decode")
         raw = _video_frames(capture, max_frames)
     frames, size = [], None
     for index, frame in enumerate(raw):
         if frame is None:
-            raise InputError(f"frame {index + 1} of the clip '{path}' cannot be decoded")
+            raise InputError(f"frame {index + 1} of the clip '{shown(path)}' cannot be decoded")
         if size is None:
+            check_image_size(frame.shape[1], frame.shape[0], f"the clip '{shown(path)}'")
             size = (frame.shape[1], frame.shape[0])
         elif (frame.shape[1], frame.shape[0]) != size:
-            raise InputError(f"frame {index + 1} of the clip '{path}' has another size than the first")
+            raise InputError(f"frame {index + 1} of the clip '{shown(path)}' has another size than the first")
         frames.append(_fit(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB), max_side))
         if progress:
             progress("reading the clip", min(1.0, (index + 1) / max_frames))
     if len(frames) < MIN_FRAMES:
-        raise InputError(f"the clip '{path}' has {len(frames)} readable frame(s); at least {MIN_FRAMES} are needed")
+        raise InputError(f"the clip '{shown(path)}' has {len(frames)} readable frame(s); at least {MIN_FRAMES} "
+                         f"are needed")
     return np.stack(frames), size
 
 

@@ -5,7 +5,7 @@ import time
 import numpy as np
 import torch
 
-from . import densify, fluid, loop, masks
+from . import densify, fluid, limits, loop, masks
 from .device import pick_device
 from .engines import Work, engine_for
 from .engines.results import Light, Sway
@@ -37,6 +37,7 @@ def run_job(job, image, arrays, progress):
     CancelledError to stop the job between steps. Each layer's own motion comes from its type's engine
     (backend/engines/); masks, pins, overlaps and the loop are the same for every type and are done here."""
     started = time.perf_counter()
+    limits.check_job(job, image, arrays)  # sizes and shapes, before anything is allocated
     image = masks.to_float_image(image, "the image")
     src_w, src_h = job.image_size or (image.shape[1], image.shape[0])  # pixel units refer to the original
     width, height = working_size(src_w, src_h, job.working_resolution)

@@ -35,11 +35,21 @@ def rect_mask(rect, width, height):
     return (inside_v[:, None] & inside_u[None, :]).astype(np.float32)
 
 
+def mask_grey(image, combine=np.mean):
+    """A float mask image (H, W) or (H, W, 1-4) as one value per pixel: its grey level (`combine` of R, G and B),
+    times its alpha when it has one, so that a transparent pixel counts as black whatever its colour."""
+    if image.ndim == 2:
+        return image
+    channels = image.shape[2]
+    grey = combine(image[..., :3], axis=2) if channels >= 3 else image[..., 0]
+    if channels in (2, 4):  # grey + alpha, or RGBA
+        grey = grey * image[..., -1]
+    return grey
+
+
 def image_mask(array, width, height, what):
-    """Grey level of a mask image, resized to the working grid."""
-    image = to_float_image(array, what)
-    if image.ndim == 3:
-        image = image[..., :3].mean(axis=2) if image.shape[2] >= 3 else image[..., 0]
+    """Grey level of a mask image (times its alpha), resized to the working grid."""
+    image = mask_grey(to_float_image(array, what))
     resized = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
     return np.clip(resized, 0.0, 1.0).astype(np.float32)
 
@@ -56,9 +66,7 @@ def rect_coverage(rect, width, height):
 
 def image_coverage(array, width, height):
     """Share of each working pixel's area where the mask image is not black."""
-    image = to_float_image(array, "the mask")
-    if image.ndim == 3:
-        image = image[..., :3].max(axis=2) if image.shape[2] >= 3 else image[..., 0]
+    image = mask_grey(to_float_image(array, "the mask"), np.max)
     return cv2.resize((image > 0).astype(np.float32), (width, height), interpolation=cv2.INTER_AREA)
 
 

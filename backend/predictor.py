@@ -11,13 +11,13 @@ another clip.
 
 import hashlib
 import os
-import pickle  # only for its error type: models are loaded with weights_only=True
 
 import numpy as np
 import torch
 from torch import nn
 
 from .errors import InputError
+from .files import shown, write_image
 
 PATCH = 48
 BATCH = 16
@@ -114,15 +114,16 @@ def save(model, scale, curve, path, learned_from="", steps=0, seed=0, final_loss
     """Write next to its final place and rename, so a failed save leaves no partial model."""
     temp = f"{path}.part"
     try:
-        torch.save({"format": FORMAT, "state_dict": model.state_dict(), "scale": float(scale),
-                    "loss_curve": [float(v) for v in curve], "clip_hash": learned_from, "steps": int(steps),
-                    "seed": int(seed), "final_loss": float(final_loss)}, temp)
+        with open(temp, "wb") as handle:  # a file object: any file name works (see files.py)
+            torch.save({"format": FORMAT, "state_dict": model.state_dict(), "scale": float(scale),
+                        "loss_curve": [float(v) for v in curve], "clip_hash": learned_from, "steps": int(steps),
+                        "seed": int(seed), "final_loss": float(final_loss)}, handle)
         os.replace(temp, path)
     except OSError as exc:
         if os.path.exists(temp):
             os.unlink(temp)
-        raise InputError(f"cannot write the motion model '{path}': {exc.strerror}; choose a folder you can write "
-                         f"to") from None
+        raise InputError(f"cannot write the motion model '{shown(path)}': {exc.strerror}; choose a folder you can "
+                         f"write to") from None
 
 
 def save_loss_curve(curve, path):
@@ -138,25 +139,36 @@ def save_loss_curve(curve, path):
         cv2.polylines(image, [np.stack([xs, ys], axis=1).astype(np.int32)], False, (180, 60, 0), 2)
     cv2.putText(image, f"loss {curve[0]:.4f} -> {curve[-1]:.4f}" if curve else "no steps", (margin, 20),
                 cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1)
-    cv2.imwrite(path, image)
+    write_image(path, image)
 
 
 def load(path, device="cpu"):
     """(model, scale, loss_curve, info) from a model file; info holds `clip_hash`, `steps`, `seed`, `final_loss`
-    (empty hash for files of an older layout). InputError, without torch's advice, for a file that is not a
-    model of this version or holds non-finite weights."""
+    (empty hash for files of an older layout). InputError with one line when it cannot be used: torch's own
+    message is not passed on (it advises loading with weights_only=False, which would run code)."""
+    where = f"cannot load the motion model '{shown(path)}':"
+    advice = "delete it (or set another model path) to train a new one"
     try:
-        data = torch.load(path, map_location=device, weights_only=True)
+        with open(path, "rb") as handle:  # a file object: torch would hand the name to C++ (see files.py)
+            if not handle.read(1):
+                raise InputError(f"{where} it is an empty file; {advice}")
+            handle.seek(0)
+            data = torch.load(handle, map_location=device, weights_only=True)
+    except OSError as exc:
+        raise InputError(f"{where} {exc.strerror}; {advice}") from None
+    except InputError:
+        raise
+    except Exception:  # a damaged or foreign file can fail in the unpickler, the zip reader or torch: all one case
+        raise InputError(f"{where} it is damaged or was not saved by this backend; {advice}") from None
+    try:
         model = FlowNet()
         model.load_state_dict(data["state_dict"])
-        scale = float(data["scale"])
-        curve = [float(v) for v in data.get("loss_curve", [])]
-    except (OSError, RuntimeError, KeyError, ValueError, TypeError, AttributeError, EOFError,
-            pickle.UnpicklingError):
-        raise InputError(f"cannot load the motion model '{path}': it is damaged or not a model of this version; "
-                         f"delete it to train a new one") from None
-    if not (np.isfinite(scale) and all(torch.isfinite(value).all() for value in model.state_dict().values())):
-        raise InputError(f"the motion model '{path}' holds non-finite weights; delete it to train a new one")
+        scale, curve = float(data["scale"]), [float(v) for v in data.get("loss_curve", [])]
+    except (KeyError, TypeError, ValueError, RuntimeError, IndexError, AttributeError):
+        raise InputError(f"{where} it holds no motion model of this backend; {advice}") from None
+    if not (np.isfinite(scale) and scale > 0 and all(bool(torch.isfinite(value).all())
+                                                     for value in model.state_dict().values())):
+        raise InputError(f"{where} it holds NaN or infinite weights (a damaged file); {advice}")
     info = {"clip_hash": str(data.get("clip_hash", "")) if data.get("format") == FORMAT else "",
             "steps": int(data.get("steps", 0)), "seed": int(data.get("seed", 0)),
             "final_loss": float(data.get("final_loss", float("nan")))}

@@ -8,6 +8,7 @@ Both sides import this module, so it needs nothing but the standard library and 
 """
 
 import json
+import re
 import struct
 
 import numpy as np
@@ -18,6 +19,10 @@ PROTOCOL_VERSION = 1
 MAGIC = b"IDYN"
 MAX_HEADER_BYTES = 16 * 1024 * 1024
 MAX_ARRAY_BYTES = 8 * 1024 ** 3
+MAX_HEADER_DEPTH = 32  # a job is about 6 deep
+MAX_DIMS = 8
+_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')  # a JSON string, escapes included
+_NOT_BRACKETS = bytes(c for c in range(256) if c not in b"[]{}")
 DTYPES = {"float32": "<f4", "float16": "<f2", "float64": "<f8", "uint8": "|u1", "uint16": "<u2", "int32": "<i4"}
 
 
@@ -46,6 +51,17 @@ def write_message(stream, header, arrays=None):
 
 def read_message(stream):
     """Read one frame; returns (header, arrays), or None at a clean end of stream."""
+    read = read_header(stream)
+    if read is None:
+        return None
+    header, specs, _ = read
+    return header, read_arrays(stream, specs)
+
+
+def read_header(stream):
+    """Read a frame's header; returns (header, array specs, header length in bytes) with the specs checked, or
+    None at a clean end of stream. The arrays' bytes follow: read them with read_arrays or pass them with
+    skip_arrays."""
     prefix = _read_exactly(stream, 8, allow_eof=True)
     if prefix is None:
         return None
@@ -54,38 +70,86 @@ def read_message(stream):
     (length,) = struct.unpack("<I", prefix[4:])
     if length > MAX_HEADER_BYTES:
         raise ProtocolError(f"malformed frame: header of {length} bytes exceeds {MAX_HEADER_BYTES}")
+    raw = _read_exactly(stream, length)
+    _check_depth(raw)
     try:
-        header = json.loads(_read_exactly(stream, length).decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        header = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # ValueError: also ints of 4300+ digits
         raise ProtocolError(f"malformed frame: header is not JSON ({exc})") from None
     if not isinstance(header, dict) or not isinstance(header.get("type"), str):
         raise ProtocolError("malformed frame: header must be a JSON object with a string 'type'")
+    return header, _array_specs(header.pop("arrays", [])), length
+
+
+def payload_bytes(specs):
+    return sum(spec["bytes"] for spec in specs)
+
+
+def read_arrays(stream, specs):
     arrays = {}
-    for spec in _array_specs(header.pop("arrays", [])):
-        dtype = np.dtype(DTYPES[spec["dtype"]])
-        count = int(np.prod(spec["shape"], dtype=np.int64))
-        data = _read_exactly(stream, count * dtype.itemsize)
-        arrays[spec["name"]] = np.frombuffer(data, dtype=dtype).reshape(spec["shape"])
-    return header, arrays
+    for spec in specs:
+        data = bytearray(spec["bytes"])  # one buffer per array, filled in place: no second copy while reading
+        _read_into(stream, memoryview(data))
+        arrays[spec["name"]] = np.frombuffer(data, dtype=np.dtype(DTYPES[spec["dtype"]])).reshape(spec["shape"])
+    return arrays
+
+
+def skip_arrays(stream, specs, chunk=1 << 20):
+    """Pass over the arrays' bytes without keeping them, so that the next frame can be read."""
+    buffer = memoryview(bytearray(min(chunk, max(1, payload_bytes(specs)))))
+    remaining = payload_bytes(specs)
+    while remaining:
+        step = min(remaining, len(buffer))
+        _read_into(stream, buffer[:step])
+        remaining -= step
+
+
+def _check_depth(raw):
+    """Refuse deep nesting before json parses it: the parser recurses, and a reader thread's stack is small."""
+    brackets = _STRING.sub(b"", raw).translate(None, _NOT_BRACKETS)
+    if not brackets:
+        return
+    brackets = np.frombuffer(brackets, np.uint8)
+    opening = (brackets == ord("[")) | (brackets == ord("{"))
+    depth = np.cumsum(opening.astype(np.int8) * 2 - 1, dtype=np.int32)
+    if depth.max() > MAX_HEADER_DEPTH:
+        raise ProtocolError(f"malformed frame: header nested deeper than {MAX_HEADER_DEPTH} levels")
 
 
 def _array_specs(specs):
+    """Typed checks of the header's array list, and their sizes in exact integers (a product of int64 would wrap)."""
     if not isinstance(specs, list):
         raise ProtocolError("malformed frame: 'arrays' must be a list")
-    checked, total = [], 0
+    checked, total, names = [], 0, set()
     for spec in specs:
         if not isinstance(spec, dict) or set(spec) != {"name", "dtype", "shape"}:
             raise ProtocolError("malformed frame: each array needs exactly 'name', 'dtype' and 'shape'")
-        if spec["dtype"] not in DTYPES:
-            raise ProtocolError(f"malformed frame: dtype {spec['dtype']!r} is not one of {sorted(DTYPES)}")
-        shape = spec["shape"]
-        if not isinstance(shape, list) or not all(isinstance(n, int) and 0 <= n for n in shape):
-            raise ProtocolError(f"malformed frame: shape {shape!r} of array {spec['name']!r} is invalid")
-        total += int(np.prod(shape, dtype=np.int64)) * np.dtype(DTYPES[spec["dtype"]]).itemsize
+        name, dtype, shape = spec["name"], spec["dtype"], spec["shape"]
+        if not isinstance(name, str) or not name or name in names:
+            raise ProtocolError(f"malformed frame: array names must be distinct non-empty strings, got {name!r:.80}")
+        names.add(name)
+        if not isinstance(dtype, str) or dtype not in DTYPES:
+            raise ProtocolError(f"malformed frame: dtype {dtype!r:.80} is not one of {sorted(DTYPES)}")
+        if not (isinstance(shape, list) and len(shape) <= MAX_DIMS
+                and all(type(n) is int and 0 <= n <= MAX_ARRAY_BYTES for n in shape)):  # type(): not bool
+            raise ProtocolError(f"malformed frame: shape {shape!r:.80} of array {name!r} is invalid")
+        size = np.dtype(DTYPES[dtype]).itemsize
+        for n in shape:
+            size *= n
+        total += size
         if total > MAX_ARRAY_BYTES:
-            raise ProtocolError("malformed frame: arrays exceed the size limit")
-        checked.append(spec)
+            raise ProtocolError(f"malformed frame: arrays exceed the size limit of {MAX_ARRAY_BYTES} bytes")
+        checked.append({"name": name, "dtype": dtype, "shape": list(shape), "bytes": size})
     return checked
+
+
+def _read_into(stream, view):
+    filled = 0
+    while filled < len(view):
+        count = stream.readinto(view[filled:])
+        if not count:
+            raise ProtocolError(f"truncated frame: stream ended {len(view) - filled} bytes early")
+        filled += count
 
 
 def _read_exactly(stream, count, allow_eof=False):

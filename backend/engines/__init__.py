@@ -40,3 +40,9 @@ class Work:
 
 def engine_for(layer_type):
     return ENGINES[layer_type]
+
+
+def estimate(layer, job, pixels, where):
+    """(result bytes, working bytes, advice naming the setting to lower) of a layer's own motion on `pixels`
+    working-grid pixels, before any of it is computed (backend/limits.py)."""
+    return ENGINES[layer.type].estimate(layer, job, pixels, where)

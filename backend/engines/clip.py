@@ -17,7 +17,23 @@ from .. import appearance, clip, masks, oscillation, predictor
 from ..errors import InputError
 from . import flicker
 from . import oscillation as sway
-from .results import Flow
+from .results import Flow, flow_estimate, spectrum_estimate
+
+# A clip layer holds up to clip.MAX_FRAMES frames (3 bytes a pixel) and their flows (8 bytes), at most at the
+# working size; learning adds the frames as float tensors (12 bytes), swaying or flickering a spectrum (16 bytes).
+CLIP_FRAMES = 300
+CLIP_PER_FRAME = {"stats": 11, "aligned": 11, "predict": 23, "oscillation": 27, "flicker": 27}
+
+
+def estimate(layer, job, pixels, where):
+    if layer.motion == "oscillation":
+        result, work, advice = sway.estimate(layer, job, pixels, where)
+    elif layer.motion == "flicker":
+        result, work, advice = spectrum_estimate(appearance.MAX_TERMS, 2, pixels, where, "working_resolution")
+    else:
+        result, work, advice = flow_estimate(layer, job, pixels, where)
+    kind = layer.method if layer.motion == "fluid" else layer.motion
+    return result, work + pixels * CLIP_FRAMES * CLIP_PER_FRAME[kind], advice
 
 STEPS_PER_SECOND = 10  # the deprecated `train_seconds` becomes a step budget at this rate
 CONSTANT_SHARE = 0.15  # a prediction whose spatial variation is below this share of the clip's is "constant"

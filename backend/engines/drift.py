@@ -2,7 +2,9 @@
 
 import numpy as np
 
-from .results import Flow
+from .results import Flow, flow_estimate
+
+estimate = flow_estimate
 
 
 def motion(layer, work):

@@ -3,7 +3,12 @@ light instead of position). The picture does not move; the texture warp multipli
 1 + m(t) w, m(t) = Re sum_k F_k exp(2 pi i k t / T), w the tint's weights (backend/appearance.py)."""
 
 from .. import appearance
-from .results import Light
+from .results import Light, spectrum_estimate
+
+
+def estimate(layer, job, pixels, where):
+    terms, _ = appearance.band(layer.rate * job.loop_frames / job.fps, layer.spread, job.loop_frames)
+    return spectrum_estimate(len(terms), 2, pixels, where, "its spread or working_resolution")
 
 
 def motion(layer, work):

@@ -3,7 +3,9 @@
 import numpy as np
 
 from .. import appearance, densify
-from .results import Flow
+from .results import Flow, flow_estimate
+
+estimate = flow_estimate
 
 
 def motion(layer, work):

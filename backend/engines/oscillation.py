@@ -1,7 +1,13 @@
 """Sway ("oscillation"): a spectral volume shaped by the layer's settings (see backend/oscillation.py)."""
 
 from .. import oscillation
-from .results import Sway
+from .results import Sway, spectrum_estimate
+
+
+def estimate(layer, job, pixels, where):
+    terms = oscillation.term_count(layer.terms, job.loop_frames)
+    return spectrum_estimate(terms, 4, pixels, where, "its terms or working_resolution")
+
 
 SWAY_LIMIT = 0.03  # a sway larger than this share of the image's longer side gets a warning
 

@@ -5,9 +5,11 @@ import copy
 import io
 import json
 import os
+import re
 import struct
 import subprocess
 import sys
+import threading
 
 import numpy as np
 from hypothesis import HealthCheck, given, settings
@@ -186,3 +188,86 @@ def test_the_service_survives_garbage_and_bad_jobs_in_a_row():
         if process.poll() is None:
             process.kill()
         process.wait()
+
+
+# The service end to end, in this process: mutated types, shapes and nesting in a request's header must get an
+# answer or end the service within a few seconds (a reader thread that died used to leave it waiting forever).
+NEST = re.compile(rb'"@@nest(\d+)@@"')
+hostile_values = st.one_of(
+    json_values,
+    st.integers(-(2 ** 70), 2 ** 70),
+    st.sampled_from([2 ** 31, 2 ** 32, 2 ** 63, 2 ** 64, 10 ** 30, -1, True, False, None, 1.5, "float32", [], {}]),
+    st.lists(st.sampled_from([0, 1, 2, 3, 2 ** 32, 2 ** 63, 10 ** 30, -1, True, 2.0, "3"]), max_size=10),
+    st.integers(1, 12000).map(lambda depth: f"@@nest{depth}@@"),  # a list nested this deep, spliced in below
+)
+
+
+def request_header():
+    return {"type": "generate", "id": 1, "job": copy.deepcopy(VALID),
+            "arrays": [{"name": "image", "dtype": "float32", "shape": [2, 2, 3]},
+                       {"name": "m", "dtype": "uint8", "shape": [2, 2]}]}
+
+
+@st.composite
+def mutated_requests(draw):
+    header = request_header()
+    for _ in range(draw(st.integers(1, 3))):
+        path = draw(st.sampled_from(list(paths(header))[1:]))
+        parent = header
+        for key in path[:-1]:
+            parent = parent[key]
+        action = draw(st.sampled_from(["replace", "replace", "delete", "add"]))
+        if action == "replace":
+            parent[path[-1]] = draw(hostile_values)
+        elif action == "delete":
+            del parent[path[-1]]
+        elif isinstance(parent, dict):
+            parent[draw(st.text(max_size=8))] = draw(hostile_values)
+        else:
+            parent.append(draw(hostile_values))
+    encoded = NEST.sub(lambda m: b"[" * int(m[1]) + b"]" * int(m[1]),
+                       json.dumps(header, separators=(",", ":")).encode())
+    payload = np.zeros(12, np.float32).tobytes() + bytes(4)  # what the unmutated header declares
+    return MAGIC + struct.pack("<I", len(encoded)) + encoded + payload
+
+
+def hello_frame():
+    stream = io.BytesIO()
+    write_message(stream, {"type": "hello", "protocol": 1})
+    return stream.getvalue()
+
+
+def serve_bounded(raw, seconds=5.0):
+    """Run the service on these bytes (then end of input); returns (exit code, replies) or fails on a hang."""
+    from backend.service import serve
+    replies, outcome = io.BytesIO(), []
+    thread = threading.Thread(target=lambda: outcome.append(serve(io.BytesIO(raw), replies)), daemon=True)
+    thread.start()
+    thread.join(seconds)
+    assert outcome, f"the service neither answered nor ended within {seconds} s"
+    replies.seek(0)
+    messages = []
+    while (message := read_message(replies)) is not None:  # every reply is a well-formed frame
+        messages.append(message[0])
+    return outcome[0], messages
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(mutated_requests(), mutated_frames()), st.booleans())
+def test_the_service_answers_or_ends_on_any_request(raw, then_hello):
+    code, messages = serve_bounded(raw + (hello_frame() if then_hello else b""))
+    finals = [m for m in messages if m["type"] != "progress"]
+    if code == 3:  # a frame could not be read: one ProtocolError, last
+        assert finals[-1]["type"] == "error" and finals[-1]["kind"] == "ProtocolError"
+        assert "\n" not in finals[-1]["message"]
+        return
+    assert code == 0
+    try:
+        first = read_message(io.BytesIO(raw))
+    except ProtocolError:
+        return  # not a frame alone: the hello's bytes completed it
+    silent = ("cancel", "shutdown")  # the only requests without an answer
+    if first is not None and first[0]["type"] not in silent:
+        assert finals and finals[0]["type"] in ("result", "error", "hello")
+    if then_hello and (first is None or first[0]["type"] != "shutdown"):
+        assert finals[-1]["type"] == "hello"  # read in step: the next request was understood

@@ -64,3 +64,50 @@ def test_array_spec_with_unknown_dtype_is_rejected():
 def test_object_arrays_are_never_sent():
     with pytest.raises(ProtocolError, match="dtype object"):
         write_message(io.BytesIO(), {"type": "x"}, {"a": np.array([{}], dtype=object)})
+
+
+def frame(header_bytes):
+    return MAGIC + struct.pack("<I", len(header_bytes)) + header_bytes
+
+
+def spec_frame(**spec):
+    array = dict({"name": "image", "dtype": "float32", "shape": [1]}, **spec)
+    return frame(json.dumps({"type": "generate", "id": 1, "arrays": [array]}).encode())
+
+
+# Headers a hostile or buggy peer may send, and the words of the one-line error each must get.
+HOSTILE = {
+    "dtype given as a list": (spec_frame(dtype=["float32"]), "dtype"),
+    "unhashable array name": (spec_frame(name=["image"]), "array names"),
+    "two arrays of one name": (frame(json.dumps({"type": "x", "arrays": [
+        {"name": "a", "dtype": "uint8", "shape": [1]}, {"name": "a", "dtype": "uint8", "shape": [1]}]}).encode()),
+        "array names"),
+    "shape whose int64 product wraps to 0": (spec_frame(shape=[2 ** 32, 2 ** 32]), "size limit"),
+    "shape of 2**63": (spec_frame(shape=[2 ** 63]), "invalid"),
+    "shape of 10**30": (spec_frame(shape=[10 ** 30]), "invalid"),
+    "shape of booleans": (spec_frame(shape=[True, True, 3]), "invalid"),  # [true, true, 3] on the wire
+    "shape of 99 dimensions": (spec_frame(shape=[1] * 99), "invalid"),
+    "header nested 10,000 deep": (frame(b'{"type": "x", "a": ' + b"[" * 10000 + b"]" * 10000 + b"}"), "nested"),
+    "integer of 5000 digits": (frame(b'{"type": "x", "a": ' + b"7" * 5000 + b"}"), "not JSON"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE))
+def test_hostile_headers_raise_protocol_error_before_any_allocation(case):
+    raw, words = HOSTILE[case]
+    with pytest.raises(ProtocolError, match=words) as caught:
+        read_message(io.BytesIO(raw))
+    assert "\n" not in caught.value.message and len(caught.value.message) < 300
+
+
+def test_a_skipped_payload_leaves_the_stream_at_the_next_frame():
+    from backend.protocol import read_header, skip_arrays
+    stream = io.BytesIO()
+    write_message(stream, {"type": "a"}, {"x": np.arange(3 << 20, dtype=np.uint8)})
+    write_message(stream, {"type": "b"}, {"y": np.arange(5, dtype=np.int32)})
+    stream.seek(0)
+    header, specs, _ = read_header(stream)
+    assert header["type"] == "a" and specs[0]["bytes"] == 3 << 20
+    skip_arrays(stream, specs)
+    header, arrays = read_message(stream)
+    assert header["type"] == "b" and arrays["y"].tolist() == [0, 1, 2, 3, 4]

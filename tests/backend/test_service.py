@@ -1,6 +1,9 @@
 """The backend as a real process: handshake, a job, typed errors, cancel, and ending with its stdin."""
 
+import io
+import json
 import os
+import struct
 import subprocess
 import sys
 import time
@@ -8,13 +11,18 @@ import time
 import numpy as np
 import pytest
 
-from backend.protocol import PROTOCOL_VERSION, read_message, write_message
+from backend import service as service_module
+from backend.protocol import MAGIC, PROTOCOL_VERSION, read_message, write_message
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 JOB = {"loop_frames": 8, "working_resolution": 32, "device": "cpu", "layers": [
     {"name": "water", "type": "fluid", "mask": {"rect": [0.0, 0.0, 1.0, 0.5]},
      "hints": [{"uv": [0.5, 0.25], "velocity": [1.0, 0.0]}]}]}
 IMAGE = np.random.default_rng(0).random((24, 40, 3)).astype(np.float32)
+# Several seconds of work on an idle core (400 Euler sub-steps per age): still running when a cancel comes.
+LONG_JOB = dict(JOB, loop_frames=4000, working_resolution=256, layers=[
+    dict(JOB["layers"][0], hints=[{"uv": [0.5, 0.25], "velocity": [400.0, 0.0]}])])
+LONG_IMAGE = np.random.default_rng(1).random((144, 256, 3)).astype(np.float32)
 
 
 @pytest.fixture
@@ -86,8 +94,7 @@ def test_service_exits_when_stdin_closes(service):
 
 
 def test_cancel_stops_a_running_job_and_the_next_one_runs(service):
-    long_job = dict(JOB, loop_frames=4000, working_resolution=256)
-    send(service, {"type": "generate", "id": 2, "job": long_job}, {"image": IMAGE})
+    send(service, {"type": "generate", "id": 2, "job": LONG_JOB}, {"image": LONG_IMAGE})
     header, _ = read_message(service.stdout)
     assert header["type"] == "progress"
     asked = time.monotonic()
@@ -111,3 +118,108 @@ def test_the_service_reads_no_files_named_in_a_job(service):
     send(service, {"type": "generate", "id": 4, "job": job}, {"image": IMAGE})
     header, _, _ = receive_until_final(service)
     assert header["kind"] == "JobSpecError" and "file paths are not accepted" in header["message"]
+
+
+def raw_frame(header_bytes):
+    return MAGIC + struct.pack("<I", len(header_bytes)) + header_bytes
+
+
+def image_frame(shape, dtype="float32"):
+    header = {"type": "generate", "id": 9, "job": JOB, "arrays": [{"name": "image", "dtype": dtype, "shape": shape}]}
+    return raw_frame(json.dumps(header).encode())
+
+
+# The frames that killed the reader thread (issue 18): the service must answer and exit, with stdin still open.
+KILLERS = {
+    "dtype as a list": raw_frame(json.dumps({"type": "generate", "id": 9, "arrays": [
+        {"name": "image", "dtype": ["float32"], "shape": [1]}]}).encode()),
+    "unhashable name": raw_frame(json.dumps({"type": "generate", "id": 9, "arrays": [
+        {"name": {"a": 1}, "dtype": "float32", "shape": [1]}]}).encode()),
+    "wrapping shape": image_frame([2 ** 32, 2 ** 32]),
+    "shape 2**63": image_frame([2 ** 63]),
+    "shape 10**30": image_frame([10 ** 30]),
+    "boolean shape": image_frame([True, True, 3]),
+    "nested 10,000 deep": raw_frame(b'{"type": "hello", "x": ' + b"[" * 10000 + b"]" * 10000 + b"}"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(KILLERS))
+def test_malformed_headers_get_a_protocol_error_and_the_service_exits(service, case):
+    service.stdin.write(KILLERS[case])
+    service.stdin.flush()  # stdin stays open: the service must end by itself
+    header, _ = read_message(service.stdout)
+    assert header["type"] == "error" and header["kind"] == "ProtocolError" and "malformed frame" in header["message"]
+    assert service.wait(timeout=15) == 3
+
+
+def test_any_reader_failure_is_a_protocol_error_and_an_exit(monkeypatch):
+    """A fault injected into the reader thread (memory running out while an array is read): the service still
+    answers and returns, it does not wait forever on a reader that died."""
+    def no_memory(stream, specs):
+        raise MemoryError()
+    monkeypatch.setattr(service_module, "read_arrays", no_memory)
+    requests, replies = io.BytesIO(), io.BytesIO()
+    write_message(requests, {"type": "generate", "id": 5, "job": JOB}, {"image": IMAGE})
+    requests.seek(0)
+    assert service_module.serve(requests, replies) == 3
+    replies.seek(0)
+    header, _ = read_message(replies)
+    assert header["kind"] == "ProtocolError" and "MemoryError" in header["message"]
+    assert read_message(replies) is None
+
+
+def test_a_huge_image_is_refused_from_its_header(service):
+    """30000 x 20000 declared: refused before a byte of it is sent (none ever is), and the one-line answer names
+    the size. The stream then ends mid-frame, which is the ProtocolError that ends the service."""
+    service.stdin.write(image_frame([20000, 30000, 3], "uint8"))
+    service.stdin.flush()
+    header, _ = read_message(service.stdout)
+    assert header["id"] == 9 and header["kind"] == "InputError" and "30000x20000" in header["message"]
+    service.stdin.close()
+    header, _ = read_message(service.stdout)
+    assert header["kind"] == "ProtocolError" and "truncated" in header["message"]
+    assert service.wait(timeout=15) == 3
+
+
+def rss_bytes(pid):
+    with open(f"/proc/{pid}/status", encoding="ascii") as handle:
+        return next(int(line.split()[1]) * 1024 for line in handle if line.startswith("VmRSS:"))
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="reads the service's memory from /proc")
+def test_read_ahead_is_bounded_while_a_job_runs(service):
+    """While a job runs, a queued request with a 1 GiB image is refused from its header; its bytes are passed over
+    unread (the service stays small while they stream in), and the stream stays in step for what follows."""
+    send(service, {"type": "generate", "id": 2, "job": LONG_JOB}, {"image": LONG_IMAGE})
+    assert read_message(service.stdout)[0]["type"] == "progress"
+    before = rss_bytes(service.pid)
+    service.stdin.write(image_frame([8192, 8192, 4]))  # float32: 1 GiB declared
+    chunk = bytes(1 << 24)
+    for _ in range((1 << 30) // len(chunk)):
+        service.stdin.write(chunk)
+    service.stdin.flush()
+    grown = rss_bytes(service.pid) - before
+    send(service, {"type": "cancel", "id": 2})
+    header, _, _ = receive_until_final(service)
+    assert header["kind"] == "Cancelled" and header["id"] == 2
+    header, _, _ = receive_until_final(service)
+    assert header["id"] == 9 and header["kind"] == "InputError" and "busy" in header["message"]
+    assert grown < 200 * 1024 ** 2, f"the service grew by {grown >> 20} MiB while 1 GiB streamed past it"
+    send(service, {"type": "generate", "id": 3, "job": JOB}, {"image": IMAGE})
+    assert receive_until_final(service)[0]["type"] == "result"
+
+
+def test_a_cancel_for_a_queued_job_is_honoured(service):
+    send(service, {"type": "generate", "id": 2, "job": LONG_JOB}, {"image": LONG_IMAGE})
+    assert read_message(service.stdout)[0]["type"] == "progress"
+    send(service, {"type": "generate", "id": 3, "job": JOB}, {"image": IMAGE})
+    send(service, {"type": "cancel", "id": 3})  # queued behind job 2
+    send(service, {"type": "cancel", "id": 2})
+    header, _, _ = receive_until_final(service)
+    assert header["kind"] == "Cancelled" and header["id"] == 2
+    header, _, progress = receive_until_final(service)
+    assert header == {"type": "error", "id": 3, "kind": "Cancelled",
+                      "message": "the job was cancelled before it started"}
+    assert progress == []  # it never ran
+    send(service, {"type": "generate", "id": 4, "job": JOB}, {"image": IMAGE})
+    assert receive_until_final(service)[0]["type"] == "result"
