@@ -56,7 +56,8 @@ class Destination:
 
     def _check_and_create(self):
         if os.path.lexists(self.path) and not os.path.isdir(self.path):
-            raise UsageError(f"--out '{self.path}' is a file: choose a folder (new or existing)")
+            what = "a file" if os.path.isfile(self.path) else "not a folder"
+            raise UsageError(f"--out '{self.path}' is {what}: choose a folder (new or existing)")
         missing, folder = [], self.path
         while not os.path.isdir(folder):
             if os.path.lexists(folder):
@@ -86,7 +87,7 @@ class Destination:
             except BlockingIOError:
                 owner = _read_pid(fd)
                 os.close(fd)
-                raise UsageError(f"another `imgdyn animate`{f' (pid {owner})' if owner else ''} is writing to "
+                raise UsageError(f"another imgdyn animate run{f' (pid {owner})' if owner else ''} is writing to "
                                  f"'{self.path}': wait for it to finish or choose another --out") from None
             except OSError as exc:
                 if exc.errno not in (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS):

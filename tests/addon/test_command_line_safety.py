@@ -48,12 +48,13 @@ def animate(space, *args, alone=True):
     return done
 
 
-def start(space, *args):
-    """Start a run in the background, its stderr readable line by line."""
+def start(space, *args, own_group=False):
+    """Start a run in the background, its stderr readable line by line (in a process group of its own, as a
+    terminal's foreground job, with `own_group`)."""
     stdout = open(space / "stdout.log", "w")
     try:
-        return subprocess.Popen(command(space, *args), cwd=str(space), env=environment(space),
-                                stdout=stdout, stderr=subprocess.PIPE, text=True)
+        return subprocess.Popen(command(space, *args), cwd=str(space), env=environment(space), stdout=stdout,
+                                stderr=subprocess.PIPE, text=True, process_group=0 if own_group else None)
     finally:
         stdout.close()
 
@@ -174,7 +175,7 @@ def test_a_second_run_into_the_same_folder_fails_at_once(space):
         first.send_signal(signal.SIGCONT)
     _, errors = first.communicate(timeout=600)
     assert second.returncode == 2
-    assert one_line(second) == (f"error: another `imgdyn animate` (pid {first.pid}) is writing to '{out}': wait "
+    assert one_line(second) == (f"error: another imgdyn animate run (pid {first.pid}) is writing to '{out}': wait "
                                 f"for it to finish or choose another --out")
     assert first.returncode == 0, errors[-3000:]
     assert sorted(os.listdir(out)) == ["contact_sheet.png", "preview.mp4", "report.json", "texture.blend"]
@@ -232,13 +233,17 @@ def wait_for_stage(process, stage):
     raise AssertionError("the run ended before its " + stage + " stage:\n" + "".join(seen)[-3000:])
 
 
-@pytest.mark.parametrize("signum, stage", [(signal.SIGINT, "render"), (signal.SIGTERM, "generate")])
-def test_a_stop_signal_stops_the_whole_run_and_leaves_nothing(space, signum, stage):
+@pytest.mark.parametrize("signum, stage, whole_group", [
+    (signal.SIGINT, "render", False),
+    (signal.SIGINT, "render", True),  # Ctrl-C in a terminal: the backend and the encoders get it too
+    (signal.SIGTERM, "generate", False),
+])
+def test_a_stop_signal_stops_the_whole_run_and_leaves_nothing(space, signum, stage, whole_group):
     out = space / "out"
     succeeded(animate(space, *QUICK, "--out", str(out), "--formats", "mp4,png"))
     earlier, before = snapshot(str(out)), outside(space)
     args = [a if a != "4" else "48" for a in QUICK]  # 48 frames: the render lasts
-    run = start(space, *args, "--out", str(out), "--formats", "mp4,gif,png")
+    run = start(space, *args, "--out", str(out), "--formats", "mp4,gif,png", own_group=whole_group)
     try:
         seen = wait_for_stage(run, stage)
         deadline = time.monotonic() + 300
@@ -246,7 +251,10 @@ def test_a_stop_signal_stops_the_whole_run_and_leaves_nothing(space, signum, sta
             assert run.poll() is None and time.monotonic() < deadline
             time.sleep(0.05)
         helpers = children(run.pid)
-        run.send_signal(signum)
+        if whole_group:
+            os.killpg(run.pid, signum)
+        else:
+            run.send_signal(signum)
         _, errors = run.communicate(timeout=300)  # (a bound for a hang)
     finally:
         if run.poll() is None:
