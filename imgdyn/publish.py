@@ -49,6 +49,10 @@ class Destination:
             destination._lock()
             destination._sweep_stale_staging()
             destination.staging = tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=destination.path)
+        except OSError as exc:
+            destination.close()
+            raise UsageError(f"cannot write to --out '{destination.path}' ({exc.strerror}): choose a folder you "
+                             f"can write to") from None
         except BaseException:
             destination.close()
             raise
