@@ -13,8 +13,13 @@ import hashlib
 import os
 
 import numpy as np
-import torch
-from torch import nn
+
+# torch's optimizers import its compiler, which makes a cache folder in the temp folder and leaves it there; keep
+# it in the user's cache instead (nothing of this project may be left in the temp folder).
+os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", os.path.join(os.path.expanduser("~"), ".cache", "image-dynamics",
+                                                              "torchinductor"))
+import torch  # noqa: E402
+from torch import nn  # noqa: E402
 
 from .errors import InputError
 from .files import shown, write_image

@@ -22,7 +22,7 @@ import time
 import bpy
 import numpy as np
 
-from . import extension, measure, outputs, quality
+from . import extension, interrupt, limits, measure, outputs, publish, quality, written
 from .layers import UsageError, parse_layers
 from .progress import StageProgress
 
@@ -124,8 +124,7 @@ def check_args(args):
     unknown = [f for f in formats if f not in FORMATS]
     if unknown or not formats:
         raise UsageError(f"--formats takes some of {', '.join(FORMATS)}, not '{args.formats}'")
-    if args.width < 16 or (args.fps is not None and args.fps <= 0) or args.samples < 1 or args.grid < 2:
-        raise UsageError("--width must be at least 16, --fps above 0, --samples at least 1, --grid at least 2")
+    limits.check_numbers(args)
     return formats
 
 
@@ -190,28 +189,43 @@ def setup_scene(obj, loop_frames, width, samples, fps=24.0):
 
 def main(argv):
     args = parse_args(argv)
+    interrupt.install(interrupt.jobs_module(extension.MODULE))  # Ctrl-C, SIGTERM: stop at the next safe point
     try:
         formats = check_args(args)
+        if args.job:
+            limits.check_job_file(args.job)
         job, job_dir = build_job(args)
+        name = publish.check_name(args.name or os.path.splitext(os.path.basename(args.image))[0])
+        limits.check_render_size(args.image, args.width, formats)
+        destination = publish.Destination.open(args.out or os.path.join("out", name))
     except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    name = args.name or os.path.splitext(os.path.basename(args.image))[0]
-    out_dir = os.path.abspath(args.out or os.path.join("out", name))
-    os.makedirs(os.path.dirname(out_dir), exist_ok=True)
-    staging = tempfile.mkdtemp(prefix=".imgdyn-", dir=os.path.dirname(out_dir))
+    published = False
     try:
-        report = run(args, job, job_dir, formats, name, staging)
-        _publish(staging, out_dir)
-    except (UsageError, RuntimeError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+        report = run(args, job, job_dir, formats, name, destination.staging)
+        interrupt.check()
+        destination.publish(_relocated(report, destination.staging, destination.path))
+        published = True
+    except (interrupt.Interrupted, UsageError, RuntimeError, OSError) as exc:
+        return _failed(exc, destination)
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    report = _relocated(report, staging, out_dir)
-    with open(os.path.join(out_dir, "report.json"), "w", encoding="utf-8") as handle:
-        json.dump(report, handle, indent=2)
-    return _summary(report)
+        destination.close(keep_created=published)
+    code = _summary(report)
+    if interrupt.received():  # it came while publishing, which is not interrupted: the outputs are whole
+        print("interrupted while publishing: the outputs are complete", file=sys.stderr)
+        return interrupt.Interrupted(interrupt.received()).exit_code
+    return code
+
+
+def _failed(exc, destination):
+    """One line for a run that stopped, and its exit code; nothing was published."""
+    if interrupt.received():  # a failure after a stop signal is its doing (a cancelled job, a killed encoder)
+        stopped = interrupt.Interrupted(interrupt.received())
+        print(f"interrupted ({stopped}): stopped; nothing was written to '{destination.path}'", file=sys.stderr)
+        return stopped.exit_code
+    print(f"error: {destination.explain(exc)}", file=sys.stderr)
+    return 1
 
 
 def run(args, job, job_dir, formats, name, folder):
@@ -224,6 +238,7 @@ def run(args, job, job_dir, formats, name, folder):
         now = time.perf_counter()
         timings[stage] = round(now - clock, 3)
         clock = now
+        interrupt.check()
 
     bpy.ops.wm.read_factory_settings(use_empty=True)
     extension.enable(args.backend_python, device=job.get("device", "auto"))
@@ -254,6 +269,7 @@ def run(args, job, job_dir, formats, name, folder):
     blend_path = os.path.join(folder, f"{name}.blend")
     obj.active_material.node_tree.nodes["Image Texture"].image.pack()  # renders anywhere, without the image
     bpy.ops.wm.save_as_mainfile(filepath=blend_path)
+    written.check(blend_path)  # (Blender says "Saved" on a full disk too)
     lap("save_blend")
 
     settings = obj.image_dynamics
@@ -306,16 +322,6 @@ def run(args, job, job_dir, formats, name, folder):
     lap("measure")
     report["timings_s"] = timings
     return report
-
-
-def _publish(staging, out_dir):
-    """Move the finished outputs into place, replacing those of an earlier run."""
-    os.makedirs(out_dir, exist_ok=True)
-    for entry in os.listdir(staging):
-        target = os.path.join(out_dir, entry)
-        if os.path.isdir(target):
-            shutil.rmtree(target)
-        os.replace(os.path.join(staging, entry), target)
 
 
 def _relocated(report, staging, out_dir):

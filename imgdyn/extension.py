@@ -2,9 +2,12 @@
 
 A temporary local extension repository holds a link to the repository root, so the extension is imported as
 `bl_ext.<repo>.image_dynamics` with its manifest, preferences and relative imports, exactly as when installed.
+At exit the repository is unregistered and its folder removed (`cleanup`).
 """
 
+import atexit
 import os
+import shutil
 import tempfile
 
 import addon_utils
@@ -23,6 +26,7 @@ def enable(backend_python=None, device="cpu"):
     global _repo_dir
     if _repo_dir is None:
         _repo_dir = tempfile.mkdtemp(prefix="imgdyn-extensions-")
+        atexit.register(cleanup)  # (runs before bpy's own exit handlers: they were registered earlier)
         os.symlink(REPO_ROOT, os.path.join(_repo_dir, EXTENSION_ID))
     repos = bpy.context.preferences.extensions.repos
     if not any(repo.module == REPO_MODULE for repo in repos):
@@ -37,6 +41,20 @@ def enable(backend_python=None, device="cpu"):
 
 def disable():
     addon_utils.disable(MODULE, default_set=True, handle_error=_raise)
+
+
+def cleanup():
+    """Unregister the temporary repository (which disables the extension) and remove its folder."""
+    global _repo_dir
+    if _repo_dir is None:
+        return
+    try:
+        repos = bpy.context.preferences.extensions.repos
+        for repo in [repo for repo in repos if repo.module == REPO_MODULE]:
+            repos.remove(repo)
+    finally:  # the folder goes even if Blender is already half shut down
+        shutil.rmtree(_repo_dir, ignore_errors=True)
+        _repo_dir = None
 
 
 def default_backend_python():

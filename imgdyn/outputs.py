@@ -1,6 +1,5 @@
 """What the main job writes besides the .blend: frames, MP4, GIF, a contact sheet and ST-maps."""
 
-import glob
 import math
 import os
 import subprocess
@@ -8,30 +7,34 @@ import subprocess
 import bpy
 import numpy as np
 
-from . import measure
+from . import interrupt, measure, written
 from .extension import extension_module
 
 
 def render_frames(folder, on_frame=None):
-    """Render the scene's frame range to 16-bit PNGs in `folder`; returns their paths in order."""
+    """Render the scene's frame range to 16-bit PNGs in `folder`; returns their paths in order.
+
+    One render per frame rather than one animation render: a stop signal is honoured between frames (Cycles
+    swallows KeyboardInterrupt), and a frame the disk had no room for is noticed at once (Blender only logs it)."""
     scene = bpy.context.scene
     settings = scene.render.image_settings
     settings.media_type = "IMAGE"
     settings.file_format = "PNG"
     settings.color_mode = "RGB"
     settings.color_depth = "16"
-    scene.render.filepath = os.path.join(folder, "frame_####")
-    handler = None
-    if on_frame is not None:
-        def handler(scene, *_):
-            on_frame(scene.frame_current - scene.frame_start + 1, scene.frame_end - scene.frame_start + 1)
-        bpy.app.handlers.render_write.append(handler)
-    try:
-        bpy.ops.render.render(animation=True)
-    finally:
-        if handler is not None:
-            bpy.app.handlers.render_write.remove(handler)
-    return sorted(glob.glob(os.path.join(folder, "frame_*.png")))
+    os.makedirs(folder, exist_ok=True)
+    paths, total = [], scene.frame_end - scene.frame_start + 1
+    for frame in range(scene.frame_start, scene.frame_end + 1):
+        scene.frame_set(frame)
+        path = os.path.join(folder, f"frame_{frame:04d}.png")
+        scene.render.filepath = path
+        bpy.ops.render.render(write_still=True)
+        written.check(path)
+        paths.append(path)
+        if on_frame is not None:
+            on_frame(len(paths), total)
+        interrupt.check()
+    return paths
 
 
 def encode_mp4(frame_paths, fps, path):
@@ -57,6 +60,7 @@ def encode_mp4(frame_paths, fps, path):
         bpy.ops.render.render(animation=True, scene=scene.name)
     finally:
         bpy.data.scenes.remove(scene)
+    written.check(path)
 
 
 def encode_gif(frame_paths, fps, path, backend_python, backend_root):
@@ -65,10 +69,12 @@ def encode_gif(frame_paths, fps, path, backend_python, backend_root):
                           cwd=backend_root, capture_output=True, text=True, timeout=600)
     if done.returncode != 0:
         raise RuntimeError(f"writing the GIF failed: {done.stderr.strip().splitlines()[-1:]}")
+    written.check(path)
 
 
 def write_image(pixels, path, file_format):
     extension_module("addon.exports.images").write_image(pixels, path, file_format)
+    written.check(path)
 
 
 def contact_sheet(frame_paths, settings, path, arrows_across=14):

@@ -2,6 +2,9 @@
 
 import json
 import os
+import shutil
+import sys
+import tempfile
 
 import bpy
 import pytest
@@ -11,6 +14,33 @@ from imgdyn import animate, extension as dev_extension, measure
 
 REPO = dev_extension.REPO_ROOT
 SAMPLE_IMAGE = os.path.join(REPO, "samples", "river", "river.png")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def private_temp_folder(tmp_path_factory):
+    """The suite, and every process it starts, use a fresh temp folder that must be empty at the end: whatever
+    the extension, the command line, the backend or a test leaves in the temp folder fails the suite."""
+    tmp_path_factory.getbasetemp()  # pytest's own folders stay in the usual temp folder
+    folder = tempfile.mkdtemp(prefix="imgdyn-test-temp-")
+    saved = os.environ.get("TMPDIR"), tempfile.tempdir
+    os.environ["TMPDIR"], tempfile.tempdir = folder, folder
+    try:
+        yield folder
+        client = sys.modules.get(f"{dev_extension.MODULE}.addon.service.client")
+        if client is not None:
+            client.stop_shared_client()
+        dev_extension.cleanup()
+        # Blender removes its own session folder when this process exits (it moved here with factory settings).
+        blender_session = os.path.basename(os.path.normpath(bpy.app.tempdir))
+        leftovers = sorted(name for name in os.listdir(folder) if name != blender_session)
+    finally:
+        if saved[0] is None:
+            os.environ.pop("TMPDIR", None)
+        else:
+            os.environ["TMPDIR"] = saved[0]
+        tempfile.tempdir = saved[1]
+        shutil.rmtree(folder, ignore_errors=True)
+    assert not leftovers, f"the test session left these in the temp folder: {leftovers}"
 
 
 @pytest.fixture

@@ -116,14 +116,14 @@ def test_baked_file_renders_the_same_without_the_extension(plane, render, tmp_pa
     blend = str(tmp_path / "baked.blend")
     bpy.ops.wm.save_as_mainfile(filepath=blend)
     script = f"""
-import json, os, sys, tempfile
+import json, os, sys
 sys.path.insert(0, {os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))!r})
 import bpy
 bpy.ops.wm.open_mainfile(filepath={blend!r})
 assert not any("image_dynamics" in name for name in bpy.context.preferences.addons.keys())
 from imgdyn import measure
 import numpy as np
-folder = tempfile.mkdtemp()
+folder = {str(tmp_path)!r}  # (not the temp folder: nothing may be left there)
 frames = {{f: measure.render_frame(f, folder) for f in ({START}, {MIDDLE}, {START + LOOP})}}
 np.save({str(tmp_path / "middle.npy")!r}, frames[{MIDDLE}])
 print(json.dumps({{"loop": float(np.abs(frames[{START}] - frames[{START + LOOP}]).max()),

@@ -67,13 +67,13 @@ def test_animate_writes_every_output_and_they_decode(tmp_path):
 
     # The saved .blend, opened without the extension: frame start + T renders like the first written frame.
     script = f"""
-import sys, tempfile
+import sys
 sys.path.insert(0, {REPO_ROOT!r})
 import bpy
 bpy.ops.wm.open_mainfile(filepath={str(out / "demo.blend")!r})
 from imgdyn import measure
 import numpy as np
-np.save({str(tmp_path / "last_plus_one.npy")!r}, measure.render_frame(11, tempfile.mkdtemp()))
+np.save({str(tmp_path / "last_plus_one.npy")!r}, measure.render_frame(11, {str(tmp_path)!r}))
 """
     reopened = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
     assert reopened.returncode == 0, reopened.stderr[-2000:]

@@ -69,14 +69,14 @@ def test_the_baked_clock_plays_the_same_without_the_extension(extension, tmp_pat
     obj.active_material.node_tree.nodes["Image Texture"].image.pack()
     bpy.ops.wm.save_as_mainfile(filepath=blend)
     script = f"""
-import sys, tempfile
+import sys
 sys.path.insert(0, {dev_extension.REPO_ROOT!r})
 import bpy
 bpy.ops.wm.open_mainfile(filepath={blend!r})
 assert not any("image_dynamics" in name for name in bpy.context.preferences.addons.keys())
 from imgdyn import measure
 import numpy as np
-folder = tempfile.mkdtemp()
+folder = {str(tmp_path)!r}  # (not the temp folder: nothing may be left there)
 np.save({str(tmp_path / "there.npy")!r}, np.stack([measure.render_frame(f, folder) for f in (5, 20, 50)]))
 """
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
