@@ -24,6 +24,7 @@ from ..plane import PlaneError, painting_texels
 from ..rig import STRENGTH, pluck_variables, sway_expression, term_expression
 
 MAX_ATLAS_SIDE = 16384
+MAX_PACKED_BYTES = (1 << 31) - (1 << 24)  # a packed image over 2 GiB crashes Blender's save (its size overflows)
 NODE_NAME = "ImageDynamics Warp"
 UV_NODE_NAME = "ImageDynamics UV"
 SWAY_SWITCH = "Sway On Texture"
@@ -179,6 +180,10 @@ def _atlas_image(name, tiles, width, height):
     if columns * width > MAX_ATLAS_SIDE or rows * height > MAX_ATLAS_SIDE:
         raise PlaneError(f"{len(tiles)} tiles at {width}x{height} do not fit in one texture: lower the working "
                          f"resolution or the phase period")
+    if columns * width * rows * height * 16 > MAX_PACKED_BYTES:  # float RGBA, packed into the .blend
+        raise PlaneError(f"{len(tiles)} tiles at {width}x{height} would be a "
+                         f"{columns * width * rows * height * 16 / 1024 ** 3:.1f} GiB image, and Blender cannot "
+                         f"save a packed image over 2 GiB: lower the working resolution or the phase period")
     return _data_image(name, atlas_pixels(tiles, columns, rows)[::-1])
 
 

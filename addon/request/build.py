@@ -8,7 +8,7 @@ import os
 
 import bpy
 
-from ...layertypes import divides_loop
+from ...layertypes import SpecError, divides_loop, resolve_layer
 from ..plane import PlaneError
 from ..settings.layer_values import RequestContext, layer_request
 from .guides import PlaneProjection, guide_hints
@@ -48,6 +48,10 @@ def build_job(plane, settings, loop_frames, device, max_working_resolution=None)
     for index, layer in active:
         guides = guide_hints(layer, plane, projection, loop_frames, depsgraph)
         spec = layer_request(layer, index, guides, context)
+        try:  # what the backend would refuse, said here, in the panel's words, before anything is sent
+            resolve_layer(spec, f"layer '{layer.name}'")
+        except SpecError as exc:
+            raise PlaneError(f"Layer '{layer.name}' cannot be computed: {exc}") from None
         problem = divides_loop(spec, loop_frames)
         if problem:
             raise PlaneError(f"Layer '{layer.name}': {problem}")

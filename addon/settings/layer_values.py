@@ -23,6 +23,7 @@ MASK_SOURCES = [("RECT", "Rectangle", "A rectangle in UV space"),
                 ("IMAGE", "Image", "A grey-scale image over the plane: white, brighter, counts more"),
                 ("VERTEX_GROUP", "Vertex Group", "Weights painted on a subdivided plane: 1 counts fully, 0 not")]
 SCENE_KINDS = ("pins", "hints", "velocity", "array")  # shown and given through guides and fixed properties
+MAX_HINT_SPEED = 1000.0  # image pixels per frame, as the job allows (layertypes/declare.py)
 
 
 def declared_params():
@@ -183,6 +184,11 @@ def _hints_request(layer, guide_hints, where):
                            for hint in layer.hints]
     if not all(math.isfinite(c) for hint in hints for c in hint["uv"] + hint["velocity"]):
         raise PlaneError(f"{where} has a hint with a speed that is not a number: retype it")
+    fastest = max((abs(c) for hint in hints for c in hint["velocity"]), default=0.0)
+    if fastest > MAX_HINT_SPEED:
+        raise PlaneError(f"{where} asks for {fastest:.0f} image pixels per frame, more than the {MAX_HINT_SPEED:.0f} a "
+                         f"hint may have: shorten its arrow (an arrow's length is how far the picture moves in one "
+                         f"loop), lower its speed, or lengthen the loop")
     if not hints:
         raise PlaneError(f"{where} has no hints: add an arrow, a flow line or a hint")
     return hints

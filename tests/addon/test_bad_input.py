@@ -5,6 +5,7 @@ import bpy
 import numpy as np
 import pytest
 from helpers import datablock_counts, node_tree_state, vertex_coords
+from imgdyn import extension as dev_extension
 
 
 def scene_state(obj):
@@ -118,3 +119,20 @@ def test_linked_plane_is_refused(plane, tmp_path):
     linked = target.objects[0]
     bpy.context.scene.collection.objects.link(linked)
     refused(linked, "is linked from .*make it local")
+
+
+def test_a_hint_faster_than_the_job_allows_is_refused_in_the_panels_words(plane):
+    plane.image_dynamics.layers[0].hints[0].velocity = (5000.0, 0.0)  # an arrow drawn far too long does the same
+    refused(plane, "asks for 5000 image pixels per frame, more than the 1000 a hint may have: shorten its arrow")
+
+
+def test_a_bake_over_two_gib_is_refused_before_any_image_is_made(extension):
+    """Blender crashes saving a packed image over 2 GiB: such an atlas is refused, with the setting to lower."""
+    texture = dev_extension.extension_module("addon.carriers.texture")
+    plane_errors = dev_extension.extension_module("addon.plane").PlaneError
+    tiles = np.broadcast_to(np.zeros((1, 1, 1, 4), np.float32), (40, 2048, 2048, 4))  # no memory behind it
+    images = len(bpy.data.images)
+    with pytest.raises(plane_errors, match=r"2\.\d GiB image, and Blender cannot save a packed image over 2 GiB: "
+                                           r"lower the working resolution"):
+        texture._atlas_image("too big", tiles, 2048, 2048)
+    assert len(bpy.data.images) == images
