@@ -49,9 +49,11 @@ class Layer:
         self.hints = [Hint(uv=tuple(h["uv"]), velocity=tuple(h["velocity"])) for h in values.get("hints") or []]
         self.velocity = tuple(values["velocity"]) if values.get("velocity") else None
 
-    def masks(self):
-        """(key, Mask) of every mask the layer has (the layer's own, its pin mask), in declaration order."""
-        kinds = [param.key for param in layer_type(self.type).params if param.kind == "mask"]
+    def masks(self, on_still=False):
+        """(key, Mask) of every mask the layer has (its own, its pin mask, a clip's region), in declaration order;
+        `on_still`: only those drawn over the still (the clip's region has the clip's aspect)."""
+        kinds = [param.key for param in layer_type(self.type).params
+                 if param.kind == "mask" and not (on_still and param.on_clip)]
         return [(key, getattr(self, key)) for key in kinds if getattr(self, key) is not None]
 
 

@@ -40,7 +40,7 @@ def check_job(job, image, arrays):
     check_image_size(width, height)
     src_w, src_h = job.image_size or (width, height)
     for layer in job.layers:
-        for kind, spec in layer.masks():
+        for kind, spec in layer.masks(on_still=True):
             if spec.array is not None and spec.array in arrays:
                 what = f"the {kind.replace('_', ' ')} of layer '{layer.name}'"
                 check_mask_shape(arrays[spec.array], src_w, src_h, what)

@@ -38,7 +38,7 @@ LAYER = LayerType(
                                                      "another aspect is scaled alike in x and y to cover the "
                                                      "still, and the metadata says so")),
               help="For flowing clips, what is taken from the clip (a swaying clip always gives its spectrum)"),
-        Param("clip_mask", "mask", "Clip Region",
+        Param("clip_mask", "mask", "Clip Region", on_clip=True,
               help="The part of the clip to learn from, on the clip: a rectangle in the clip's UV space (v up), a "
                    "grey-scale image or an array of the clip's aspect; its moving part gives the motion. When "
                    "absent, the clip's own moving region, found automatically (distinct from the still's mask)"),

@@ -35,6 +35,7 @@ class Param:
     blender: str = None      # the add-on's property name, when older .blend files call it something else
     suffix: str = ""         # kind "path": the file's ending; the file is written, so only its folder must exist
     old: bool = False        # kept for old job files only: accepted and checked, never shown or sent by the add-on
+    on_clip: bool = False    # kind "mask": drawn on a reference clip (its aspect), not on the still
 
     def __post_init__(self):
         assert self.kind in KINDS, self.kind

@@ -75,3 +75,17 @@ def test_the_memory_estimate_covers_a_real_job_without_doubling_it(layer):
         tracemalloc.stop()
     estimated = limits.estimate(job, image.shape)[1]
     assert measured <= estimated <= 2 * measured, (measured >> 20, estimated >> 20)
+
+
+def test_a_clip_region_has_the_clips_aspect_not_the_stills():
+    """clip_mask is drawn on the clip: a square region for a square clip passes over a 16:9 still; the layer's
+    own mask of that shape would be refused."""
+    job = parse_job({"loop_frames": 12, "working_resolution": 32, "device": "cpu", "layers": [
+        {"name": "c", "type": "clip", "clip_array": "clip", "mask": {"rect": [0, 0, 1, 1]},
+         "clip_mask": {"array": "region"}}]})
+    square = np.ones((40, 40), np.float32)
+    image = np.zeros((36, 64, 3), np.float32)
+    limits.check_job(job, image, {"clip": np.zeros((4, 40, 40, 3), np.uint8), "region": square})
+    job.layers[0].mask = job.layers[0].clip_mask
+    with pytest.raises(InputError, match="would be stretched"):
+        limits.check_job(job, image, {"region": square})
