@@ -21,10 +21,13 @@ def run(*args):
                           timeout=120)
 
 
-def write_job(folder, **changes):
+def write_job(folder, mask_images=(), **changes):
+    """The river sample's job, shortened, in `folder`; `mask_images`: (layer index, image file beside it)."""
     with open(os.path.join(SAMPLE, "job.json"), encoding="utf-8") as handle:
         job = json.load(handle)
     job.update(loop_frames=12, working_resolution=64, **changes)
+    for index, name in mask_images:
+        job["layers"][index]["mask"] = {"image": name}
     path = os.path.join(folder, "job.json")
     with open(path, "w", encoding="utf-8") as handle:
         json.dump(job, handle)
@@ -41,20 +44,20 @@ def test_generate_writes_the_result(tmp_path):
     assert result["layer0_lookup"].shape == (13, 36, 64, 2)  # 12 frames: one phase period, ages -6..6
 
 
-def test_mask_image_path_is_read_relative_to_the_job(tmp_path):
-    mask = np.zeros((36, 64), np.uint8)
-    mask[10:20] = 255
+def moving_rows_with_mask(tmp_path, mask):
+    """The sample job with `mask` written as mask.png beside it (named relative to the job file): where it moves."""
     cv2.imwrite(str(tmp_path / "mask.png"), mask)
-    job = write_job(tmp_path)
-    with open(job, encoding="utf-8") as handle:
-        data = json.load(handle)
-    data["layers"][0]["mask"] = {"image": "mask.png"}
-    with open(job, "w", encoding="utf-8") as handle:
-        json.dump(data, handle)
+    job = write_job(tmp_path, mask_images=[(0, "mask.png")])
     out = tmp_path / "result.npz"
     done = run("generate", os.path.join(SAMPLE, "river.png"), "--job", job, "--out", str(out))
     assert done.returncode == 0, done.stderr
-    moving = np.load(out)["layer0_mask"] > 0
+    return np.load(out)["layer0_mask"] > 0
+
+
+def test_mask_image_path_is_read_relative_to_the_job(tmp_path):
+    mask = np.zeros((36, 64), np.uint8)
+    mask[10:20] = 255
+    moving = moving_rows_with_mask(tmp_path, mask)
     assert moving[12:18].all() and not moving[:9].any() and not moving[21:].any()
 
 
@@ -277,28 +280,13 @@ def test_an_rgba_mask_moves_only_where_it_is_opaque(tmp_path):
     mask = np.full((36, 64, 4), 255, np.uint8)  # white everywhere, transparent but for rows 10-19
     mask[..., 3] = 0
     mask[10:20, :, 3] = 255
-    cv2.imwrite(str(tmp_path / "mask.png"), mask)
-    job = write_job(tmp_path)
-    with open(job, encoding="utf-8") as handle:
-        data = json.load(handle)
-    data["layers"][0]["mask"] = {"image": "mask.png"}
-    with open(job, "w", encoding="utf-8") as handle:
-        json.dump(data, handle)
-    out = tmp_path / "result.npz"
-    done = run("generate", os.path.join(SAMPLE, "river.png"), "--job", job, "--out", str(out))
-    assert done.returncode == 0, done.stderr
-    moving = np.load(out)["layer0_mask"] > 0
+    moving = moving_rows_with_mask(tmp_path, mask)
     assert moving[12:18].all() and not moving[:9].any() and not moving[21:].any()
 
 
 def test_a_mask_of_another_aspect_is_refused(tmp_path):
     cv2.imwrite(str(tmp_path / "square.png"), np.full((64, 64), 255, np.uint8))
-    job = write_job(tmp_path)
-    with open(job, encoding="utf-8") as handle:
-        data = json.load(handle)
-    data["layers"][1]["mask"] = {"image": "square.png"}
-    with open(job, "w", encoding="utf-8") as handle:
-        json.dump(data, handle)
+    job = write_job(tmp_path, mask_images=[(1, "square.png")])
     out = tmp_path / "result.npz"
     done = run("generate", os.path.join(SAMPLE, "river.png"), "--job", job, "--out", str(out))
     assert_one_line(done, "InputError", "the mask of layer 'clouds' is 64x64 but the image is 640x360",
