@@ -7,6 +7,7 @@ picture (one flame flickers as one), with power spread in a band around the rate
 renderer multiplies the linear colour by 1 + m w, w the tint's weights per channel.
 """
 
+import cv2
 import numpy as np
 
 from .densify import edge_costs, recursive_filter
@@ -87,8 +88,6 @@ def measure_flicker(frames, flows):
     moving texture does not read as flicker. Those differences d are the derivative of the brightness b:
     D(w) = (exp(iw) - 1) B(w), so b's spectrum is D's divided by |2 sin(w / 2)|. Measured where the residual
     changes most (the flickering region), not over the whole frame."""
-    import cv2
-
     linear = (np.asarray(frames, np.float32) / 255.0) ** 2.2  # sRGB-ish to linear: light multiplies here
     brightness = np.log(linear @ np.array([0.2126, 0.7152, 0.0722], np.float32) + 1e-3)
     count, height, width = brightness.shape
@@ -158,8 +157,6 @@ def sparkle(image, envelope, amount, seed):
     """The shimmer of flowing water, (h, w, 2) at the image's size as sent: fine noise of unit variance (the
     glints) and where it shows, `amount` times the brightness ramp of the highlights times the layer's soft mask.
     The warp reads it through the flow's streams, so the glints travel downstream with the water."""
-    import cv2
-
     height, width = image.shape[:2]
     rng = np.random.default_rng(seed)
     glints = cv2.GaussianBlur(rng.standard_normal((height, width)).astype(np.float32), (0, 0), GLINT_PX)

@@ -9,7 +9,7 @@ import tempfile
 import cv2
 import numpy as np
 
-from layertypes import SpecError, layer_type
+from layertypes import files_relative_to
 
 from . import files
 from .engine import run_job
@@ -38,7 +38,7 @@ def load_job(path):
     except (json.JSONDecodeError, RecursionError) as exc:
         raise JobSpecError(f"job file '{files.shown(path)}' is not valid JSON: {exc}") from None
     base = os.path.dirname(os.path.abspath(path))
-    job = parse_job(_relative_to(data, base))
+    job = parse_job(files_relative_to(data, base))
     arrays = {}
     for index, layer in enumerate(job.layers):
         for kind, spec in layer.masks():
@@ -47,24 +47,6 @@ def load_job(path):
                 arrays[name] = read_image(os.path.join(base, spec.image), f"{kind} of layer '{layer.name}'")
                 spec.image, spec.array = None, name
     return job, arrays
-
-
-def _relative_to(data, base):
-    """The job with every file path of its layers (a clip, a model file) taken relative to the job file's folder,
-    as mask images are; wrong values are left for the job checks to name."""
-    layers = data.get("layers") if isinstance(data, dict) else None
-    if not isinstance(layers, list):
-        return data
-    for layer in layers:
-        try:
-            params = layer_type(layer.get("type")).params if isinstance(layer, dict) else ()
-        except SpecError:
-            continue
-        for param in params:
-            value = layer.get(param.key)
-            if param.kind == "path" and isinstance(value, str) and value and "\0" not in value:
-                layer[param.key] = os.path.join(base, os.path.expanduser(value))
-    return data
 
 
 def save_result(path, meta, arrays):

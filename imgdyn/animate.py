@@ -22,6 +22,8 @@ import time
 import bpy
 import numpy as np
 
+from layertypes import files_relative_to
+
 from . import extension, interrupt, limits, measure, outputs, publish, quality, written
 from .layers import UsageError, parse_layers
 from .progress import StageProgress
@@ -90,7 +92,7 @@ def build_job(args):
         job, base = {"loop_frames": 48, "layers": parse_layers(args.layer)}, os.getcwd()
     if not isinstance(job, dict):
         raise UsageError(f"job file '{args.job}' must hold a JSON object")
-    _paths_from(job, base)
+    files_relative_to(job, base)
     for key, value in (("loop_frames", args.frames), ("working_resolution", args.working_resolution),
                        ("device", args.device), ("fps", getattr(args, "fps", None))):
         if value is not None:
@@ -105,16 +107,6 @@ def build_job(args):
             if path and not os.path.isfile(os.path.join(base, path)):
                 raise UsageError(f"{key} image '{path}' of layer '{layer['name']}' does not exist")
     return job, base
-
-
-def _paths_from(job, base):
-    """Files named by the job (a clip, a model) are relative to the job file, as its masks are."""
-    from layertypes import LAYER_TYPES
-    for layer in job.get("layers") if isinstance(job.get("layers"), list) else ():
-        declared = LAYER_TYPES.get(layer.get("type")) if isinstance(layer, dict) else None
-        for param in declared.params if declared else ():
-            if param.kind == "path" and isinstance(layer.get(param.key), str) and layer[param.key]:
-                layer[param.key] = os.path.join(base, layer[param.key])
 
 
 def check_args(args):

@@ -51,19 +51,26 @@ def paths(data, prefix=()):
 def mutated_jobs(draw):
     job = copy.deepcopy(VALID)
     for _ in range(draw(st.integers(1, 3))):
-        options = list(paths(job))[1:]
-        path = draw(st.sampled_from(options))
-        parent = job
-        for key in path[:-1]:
-            parent = parent[key]
-        action = draw(st.sampled_from(["replace", "delete", "add"]))
-        if action == "replace":
-            parent[path[-1]] = draw(json_values)
-        elif action == "delete":
-            del parent[path[-1]]
-        elif isinstance(parent, dict):
-            parent[draw(st.text(max_size=8))] = draw(json_values)
+        mutate(draw, job, json_values, ["replace", "delete", "add"])
     return job
+
+
+def mutate(draw, data, values, actions, grow_lists=False):
+    """One change at a random place inside nested dicts and lists: a value replaced by one of `values`, a key or
+    item deleted, or a key added (and with `grow_lists` an item appended to a list)."""
+    path = draw(st.sampled_from(list(paths(data))[1:]))
+    parent = data
+    for key in path[:-1]:
+        parent = parent[key]
+    action = draw(st.sampled_from(actions))
+    if action == "replace":
+        parent[path[-1]] = draw(values)
+    elif action == "delete":
+        del parent[path[-1]]
+    elif isinstance(parent, dict):
+        parent[draw(st.text(max_size=8))] = draw(values)
+    elif grow_lists:
+        parent.append(draw(values))
 
 
 unit = st.floats(0.0, 1.0)
@@ -212,19 +219,7 @@ def request_header():
 def mutated_requests(draw):
     header = request_header()
     for _ in range(draw(st.integers(1, 3))):
-        path = draw(st.sampled_from(list(paths(header))[1:]))
-        parent = header
-        for key in path[:-1]:
-            parent = parent[key]
-        action = draw(st.sampled_from(["replace", "replace", "delete", "add"]))
-        if action == "replace":
-            parent[path[-1]] = draw(hostile_values)
-        elif action == "delete":
-            del parent[path[-1]]
-        elif isinstance(parent, dict):
-            parent[draw(st.text(max_size=8))] = draw(hostile_values)
-        else:
-            parent.append(draw(hostile_values))
+        mutate(draw, header, hostile_values, ["replace", "replace", "delete", "add"], grow_lists=True)
     encoded = NEST.sub(lambda m: b"[" * int(m[1]) + b"]" * int(m[1]),
                        json.dumps(header, separators=(",", ":")).encode())
     payload = np.zeros(12, np.float32).tobytes() + bytes(4)  # what the unmutated header declares
