@@ -179,6 +179,16 @@ def setup_scene(obj, loop_frames, width, samples, fps=24.0):
     scene.view_settings.view_transform = "Standard"
 
 
+def packed_megabytes(obj, blend_path):
+    """What the saved .blend carries, in MB: the painting, the baked motion (every image the bake packed) and the
+    whole file, which is what a render farm needs and nothing else."""
+    painting = obj.active_material.node_tree.nodes["Image Texture"].image
+    baked = [entry.image for entry in obj.image_dynamics.warp_images if entry.image is not None]
+    return {"painting": painting.packed_file.size / 1e6,
+            "motion": sum(image.packed_file.size for image in baked if image.packed_file) / 1e6,
+            "blend": os.path.getsize(blend_path) / 1e6}
+
+
 def main(argv):
     args = parse_args(argv)
     interrupt.install(interrupt.jobs_module(extension.MODULE))  # Ctrl-C, SIGTERM: stop at the next safe point
@@ -262,6 +272,7 @@ def run(args, job, job_dir, formats, name, folder):
     obj.active_material.node_tree.nodes["Image Texture"].image.pack()  # renders anywhere, without the image
     bpy.ops.wm.save_as_mainfile(filepath=blend_path)
     written.check(blend_path)  # (Blender says "Saved" on a full disk too)
+    packed = packed_megabytes(obj, blend_path)
     lap("save_blend")
 
     settings = obj.image_dynamics
@@ -304,6 +315,7 @@ def run(args, job, job_dir, formats, name, folder):
         "mid_loop_change": float(np.abs(first - middle).mean()),
         "leak_levels": quality.leak_levels(rendered, still, moving),
         "shape_keys": len(obj.data.shape_keys.key_blocks) - 1 if obj.data.shape_keys else 0,
+        "packed_mb": packed,  # what a render farm receives
         "job": sent,  # as sent to the backend: every layer with every parameter after defaults
         "warnings": warnings,  # what the backend noticed about the job (a clip's cut, a sway that is very large)
     }
