@@ -34,6 +34,27 @@ class Motion:
     def flickering(self):
         return [part for part in self.parts if part.flicker is not None]
 
+    def moving_texels(self, margin=2):
+        """(H, W) 1 where any layer moves or changes the picture, else 0, at the working size, grown by `margin`
+        texels: a bilinear read of the data (or of this map) one texel away from motion can still see it."""
+        width, height = self.working_size
+        moving = np.zeros((height, width), bool)
+        for part in self.parts:
+            for data in (part.lookup, part.spectrum, part.flicker):
+                if data is not None:
+                    moving |= np.any(data != 0, axis=(0, 3))
+            if part.sparkle is not None:  # at the picture's size: each glint marks the texel it falls in
+                ys, xs = np.nonzero(np.any(part.sparkle != 0, axis=2))
+                moving[ys * height // part.sparkle.shape[0], xs * width // part.sparkle.shape[1]] = True
+        for _ in range(margin):
+            grown = moving.copy()
+            grown[1:] |= moving[:-1]
+            grown[:-1] |= moving[1:]
+            grown[:, 1:] |= grown[:, :-1].copy()
+            grown[:, :-1] |= grown[:, 1:].copy()
+            moving = grown
+        return moving.astype(np.float32)
+
 
 def motion_parts(result, meta, strengths):
     """The backend's layers, in job order, each with the name of its strength property."""

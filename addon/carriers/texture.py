@@ -35,6 +35,9 @@ TERMS = "imgdyn_terms"  # on the group: the sway terms k whose drivers Re-time u
 LIGHT_TERMS = "imgdyn_light_terms"  # ... and the flicker terms (no pluck in them)
 LIGHT_WEIGHTS = "imgdyn_light_weights"
 LIGHT = "Light "
+MOVING = "Moving"  # the group's output: 1 where anything moves, 0 where the frame is the still (see _branch)
+MIX_NAME = "ImageDynamics Still Or Moving"
+STILL_KEY = "imgdyn_still_branch"  # on the nodes _branch copied, so Clear finds them
 
 
 def atlas_layout(tiles, width, height):
@@ -106,7 +109,9 @@ def build(plane, settings, motion, timing, grid_resolution):
             low = _data_image(f"ImageDynamics Low Band ({obj.name})",
                               reference.low_band(painting.linear(), loop.low_band_sigma(plane.image.size[0])))
             images.append((low, "LOW", 0, 0, ""))
-        group = _warp_group(obj, plane, motion, [entry[0] for entry in images], low, timing, sparkles)
+        moving = _data_image(f"ImageDynamics Moving ({obj.name})", motion.moving_texels()[..., None])
+        images.append((moving, "MOVING", 0, 0, ""))
+        group = _warp_group(obj, plane, motion, [entry[0] for entry in images], low, timing, sparkles, moving)
     except BaseException:
         for image, *_ in images:
             bpy.data.images.remove(image)
@@ -287,12 +292,13 @@ class _GroupBuilder:
         return made.outputs[0]
 
 
-def _warp_group(obj, plane, motion, images, low, timing, sparkles):
+def _warp_group(obj, plane, motion, images, low, timing, sparkles, moving):
     loop_start, loop_frames = timing
     group = bpy.data.node_groups.new(f"ImageDynamics Warp ({obj.name})", "ShaderNodeTree")
     group.interface.new_socket("UV", in_out="INPUT", socket_type="NodeSocketVector")
     group.interface.new_socket("Color", in_out="OUTPUT", socket_type="NodeSocketColor")
     group.interface.new_socket("Alpha", in_out="OUTPUT", socket_type="NodeSocketFloat")
+    group.interface.new_socket(MOVING, in_out="OUTPUT", socket_type="NodeSocketFloat")
     build = _GroupBuilder(group)
     width, height = motion.working_size
     group_in = build.node("NodeGroupInput", -2400, 0)
@@ -372,6 +378,9 @@ def _warp_group(obj, plane, motion, images, low, timing, sparkles):
     group_out = build.node("NodeGroupOutput", 4150, 0)
     build.links.new(linear, group_out.inputs["Color"])
     build.links.new(alpha, group_out.inputs["Alpha"])
+    channels = build.node("ShaderNodeSeparateColor", 4000, -600)  # R exactly: a colour to a float is its luminance
+    build.links.new(build.texture(moving, clamped_uv, 3850, -600)[0], channels.inputs[0])
+    build.links.new(channels.outputs[0], group_out.inputs[MOVING])
     return group
 
 
@@ -532,10 +541,87 @@ def _insert_group(material, image_node, group):
             target = link.to_socket
             tree.links.remove(link)
             tree.links.new(group_node.outputs[name], target)
+    _branch(tree, group_node, image_node)
+
+
+def _branch(tree, group_node, image_node):
+    """Render the warp only where something moves. The shader between the group and the material's output is
+    copied, fed by the image texture as the user had it (the still), and a Mix Shader picks the still or the
+    moving copy by the group's Moving output. Cycles skips every node of a Mix Shader's input whose factor is 0
+    or 1, so outside the masks a sample costs what the still plane costs. Where the factor is between (the
+    map's bilinear edge, two texels outside any motion) both inputs are the still picture."""
+    output = tree.get_output_node("CYCLES")
+    surface = output.inputs["Surface"] if output is not None else None
+    if surface is None or not surface.links:
+        return
+    upstream, todo = set(), [surface.links[0].from_node]
+    while todo:
+        node = todo.pop()
+        if node.name not in upstream:
+            upstream.add(node.name)
+            todo += [link.from_node for socket in node.inputs for link in socket.links]
+    chain, todo = [], [group_node]
+    while todo:
+        node = todo.pop()
+        for link in (link for socket in node.outputs for link in socket.links):
+            if link.to_node.name in upstream and link.to_node not in chain:
+                chain.append(link.to_node)
+                todo.append(link.to_node)
+    if not chain or group_node.name not in upstream:
+        return  # the picture does not reach the surface (a displacement, say): nothing to skip
+    twins = {node.name: _copy_node(tree, node) for node in chain}
+    for node in chain:
+        for socket, twin_socket in zip(node.inputs, twins[node.name].inputs):
+            for link in socket.links:
+                if link.from_node == group_node:
+                    source = image_node.outputs[link.from_socket.name]
+                elif link.from_node.name in twins:
+                    source = twins[link.from_node.name].outputs[link.from_socket.identifier]
+                else:
+                    source = link.from_socket
+                tree.links.new(source, twin_socket)
+    moving_closure = surface.links[0].from_socket
+    mix = tree.nodes.new("ShaderNodeMixShader")
+    mix.name = mix.label = MIX_NAME
+    mix.location = (output.location.x - 200, output.location.y + 200)
+    tree.links.new(group_node.outputs[MOVING], mix.inputs["Fac"])
+    tree.links.new(twins[moving_closure.node.name].outputs[moving_closure.identifier], mix.inputs[1])
+    tree.links.new(moving_closure, mix.inputs[2])
+    tree.links.new(mix.outputs[0], surface)
+
+
+def _copy_node(tree, node):
+    """A copy of a shader node: its settings and unlinked input values (links are the caller's)."""
+    twin = tree.nodes.new(node.bl_idname)
+    for prop in node.bl_rna.properties:
+        if not prop.is_readonly and prop.identifier not in ("name", "label", "location", "select", "parent"):
+            setattr(twin, prop.identifier, getattr(node, prop.identifier))
+    for socket, twin_socket in zip(node.inputs, twin.inputs):
+        if hasattr(socket, "default_value"):
+            value = socket.default_value
+            twin_socket.default_value = value if isinstance(value, (float, int, bool, str)) else tuple(value)
+    twin.location = (node.location.x, node.location.y - 600)
+    twin.label = f"{node.label or node.name} (still)"
+    twin[STILL_KEY] = True
+    return twin
+
+
+def _unbranch(tree):
+    """Undo _branch: the moving shader feeds the output again, the still copy goes."""
+    mix = tree.nodes.get(MIX_NAME)
+    if mix is not None:
+        moving, surfaces = mix.inputs[2].links, [link.to_socket for link in mix.outputs[0].links]
+        if moving:
+            for surface in surfaces:
+                tree.links.new(moving[0].from_socket, surface)
+        tree.nodes.remove(mix)
+    for node in [node for node in tree.nodes if node.get(STILL_KEY)]:
+        tree.nodes.remove(node)
 
 
 def _remove_group_node(tree):
     """Undo _insert_group: whatever the group fed is fed by the image texture again."""
+    _unbranch(tree)
     group_node = tree.nodes.get(NODE_NAME)
     if group_node is None:
         return

@@ -54,7 +54,8 @@ class IMAGEDYN_PG_baked_image(bpy.types.PropertyGroup):
     image: PointerProperty(type=bpy.types.Image)
     kind: EnumProperty(items=[("AGES", "Stream ages", ""), ("SPECTRUM", "Spectrum", ""),
                               ("LIGHT", "Flicker", ""), ("SPARKLE", "Shimmer of a flow", ""),
-                              ("LOW", "Low band of the painting", "")])
+                              ("LOW", "Low band of the painting", ""),
+                              ("MOVING", "Where anything moves or changes", "")])
     terms: IntProperty(default=0)  # tiles: ages of a flow (2H), or terms of a sway or a flicker
     period: IntProperty(default=0)  # a flow's phase period in frames
     strength: StringProperty(default="")  # a flow's strength property, which drives its clock

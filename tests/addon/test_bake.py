@@ -35,10 +35,18 @@ def test_generate_bakes_a_warp_that_takes_the_image_textures_place_and_loops(pla
     warp = tree.nodes["ImageDynamics Warp"]
     assert warp.node_tree == settings.warp_group and warp.inputs["UV"].links[0].from_socket.name == "UV"
     fed_now = sorted((link.to_node.name, link.to_socket.identifier, link.from_socket.name)
-                     for link in tree.links if link.from_node == warp)
+                     for link in tree.links if link.from_node == warp and link.from_socket.name != "Moving")
     assert fed_now == fed_before  # the warp feeds what the image fed: its colours are the moving picture
-    assert not any(link.from_node == image_node for link in tree.links)
-    assert [entry.kind for entry in settings.warp_images] == ["AGES", "LOW"]
+    # ... and the image feeds a copy of the same shader (the still), chosen where nothing moves.
+    still = sorted((link.to_node.name.removesuffix(".001"), link.to_socket.identifier, link.from_socket.name)
+                   for link in tree.links if link.from_node == image_node)
+    assert still == fed_before and all(link.to_node.get("imgdyn_still_branch") for link in tree.links
+                                       if link.from_node == image_node)
+    mix = tree.nodes["ImageDynamics Still Or Moving"]
+    assert mix.inputs["Fac"].links[0].from_socket == warp.outputs["Moving"]
+    assert mix.inputs[1].links[0].from_node.get("imgdyn_still_branch")
+    assert mix.inputs[2].links[0].from_node.name == "Principled BSDF"
+    assert [entry.kind for entry in settings.warp_images] == ["AGES", "LOW", "MOVING"]
     assert all(entry.image.packed_file is not None for entry in settings.warp_images)
     drivers = list(settings.warp_group.animation_data.drivers)
     assert drivers and all(d.driver.is_valid and d.driver.is_simple_expression for d in drivers)
@@ -91,6 +99,39 @@ def test_geometry_carrier_sways_the_grid_in_a_loop(plane, render):
     plane["motion_strength"] = 0.0
     plane.update_tag()  # what editing the field in the UI does; a bare Python assignment tags nothing
     assert np.abs(coords(MIDDLE) - rest).max() < 1e-6
+
+
+def test_the_warp_is_rendered_only_where_something_moves_and_the_picture_does_not_change(plane, render):
+    """The still copy of the shader is chosen by the Moving map: 1 on every texel any layer's data touches, 0 from
+    3 texels away. Rendering the warp everywhere instead gives the same frame."""
+    assert bpy.ops.image_dynamics.generate() == {"FINISHED"}
+    settings = plane.image_dynamics
+    (moving,) = [entry.image for entry in settings.warp_images if entry.kind == "MOVING"]
+    (ages,) = [entry for entry in settings.warp_images if entry.kind == "AGES"]
+    width, height = moving.size
+    texels = np.empty(width * height * 4, np.float32)
+    moving.pixels.foreach_get(texels)
+    fac = texels[0::4].reshape(height, width)[::-1]  # rows top to bottom, as the backend's arrays
+    touched = np.any(texture_module().atlas_tiles(ages.image, ages.terms, width, height) != 0, axis=(0, 3))
+    assert set(np.unique(fac)) == {0.0, 1.0} and 0.05 < fac.mean() < 0.95
+    assert fac[touched].min() == 1.0
+    near = touched.copy()
+    for _ in range(2):
+        near = np.pad(near, 1)[1:-1, 1:-1] | np.pad(near, 1)[:-2, 1:-1] | np.pad(near, 1)[2:, 1:-1]
+        near = near | np.pad(near, 1)[1:-1, :-2] | np.pad(near, 1)[1:-1, 2:]
+    assert fac[~near].max() == 0.0
+
+    branched = render(MIDDLE)
+    mix = plane.active_material.node_tree.nodes["ImageDynamics Still Or Moving"]
+    plane.active_material.node_tree.links.remove(mix.inputs["Fac"].links[0])
+    mix.inputs["Fac"].default_value = 1.0
+    everywhere = render(MIDDLE)
+    assert np.abs(branched - everywhere).max() < TOLERANCE and np.abs(branched - render(START)).max() > 0.05
+
+
+def texture_module():
+    from imgdyn import extension
+    return extension.extension_module("addon.carriers.texture")
 
 
 def test_clear_restores_material_and_mesh_and_rebakes_do_not_pile_up(plane):
