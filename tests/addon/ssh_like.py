@@ -43,7 +43,7 @@ def drop(host, why):
     leave(LOST)
 
 
-def relay_input(remote, host):
+def relay_input(remote):
     """Our stdin to the remote's; our stdin closing closes the remote's, as ssh sends EOF."""
     try:
         while True:
@@ -89,7 +89,7 @@ def main():
     if args.remote_pids:
         with open(args.remote_pids, "a", encoding="ascii") as handle:
             handle.write(f"{os.getpid()} {remote.pid}\n")
-    threading.Thread(target=relay_input, args=(remote, args.host), daemon=True).start()
+    threading.Thread(target=relay_input, args=(remote,), daemon=True).start()
     errors = threading.Thread(target=relay_errors, args=(remote,), daemon=True)
     errors.start()
     sent = 0

@@ -168,11 +168,12 @@ def test_a_job_reports_its_progress(plane, remote_end, mode):
     jobs = dev_extension.extension_module("addon.service.worker")
     use(mode, remote_end)
     seen = []
-    jobs.progress_listeners.append(lambda label, stage, fraction: seen.append((stage, fraction)))
+    listener = lambda label, stage, fraction: seen.append((stage, fraction))  # noqa: E731
+    jobs.progress_listeners.append(listener)
     try:
         assert bpy.ops.image_dynamics.generate() == {"FINISHED"}
     finally:
-        jobs.progress_listeners.clear()
+        jobs.progress_listeners.remove(listener)
     fractions = [fraction for _, fraction in seen]
     assert len(seen) >= 3 and fractions[-1] == 1.0 and fractions == sorted(fractions)
     backend = dev_extension.extension_module("addon.service.client").current_client()
@@ -207,6 +208,8 @@ def test_environment_problems_each_have_their_own_message():
     assert "torch is not installed" in client.environment_problem(
         dict(good, packages=dict(good["packages"], torch=None)))
     assert "Device 'cuda' was chosen" in client.environment_problem(good, device="cuda")
+    assert "torch is not installed for '/py' on the backend's machine: install requirements/backend.txt there" in \
+        client.environment_problem(dict(good, packages=dict(good["packages"], torch=None)), remote=True)
 
 
 def test_check_backend_shows_what_it_found(extension):
