@@ -1,4 +1,5 @@
-"""Add-on preferences: which Python runs the backend, on which device, and how long to wait for it."""
+"""Add-on preferences: which Python (or which command, for another machine) runs the backend, on which device,
+and how long to wait for it."""
 
 import bpy
 from bpy.props import EnumProperty, FloatProperty, IntProperty, StringProperty
@@ -15,6 +16,13 @@ class IMAGEDYN_AP_preferences(bpy.types.AddonPreferences):
     backend_python: StringProperty(
         name="Backend Python", subtype="FILE_PATH",
         description="Python interpreter with torch, numpy and opencv installed, which runs the motion backend")
+    backend_command: StringProperty(
+        name="Backend Command",
+        description="Runs the backend elsewhere, e.g. on a machine with a GPU: a command whose stdin and stdout "
+                    "carry the backend's protocol, split like a shell line, such as "
+                    "ssh -o BatchMode=yes gpu-box 'cd /opt/imgdyn && venv/bin/python -m backend'. It must start "
+                    "the backend by itself (no environment is passed; key login, no prompts). Check Backend asks "
+                    "through it. Files on this computer (clips) are not sent. Empty: Backend Python, here")
     device: EnumProperty(name="Device", default="auto", items=[
         ("auto", "Automatic", "CUDA when present, otherwise the CPU"),
         ("cpu", "CPU", "Always compute on the CPU"),
@@ -42,6 +50,7 @@ class IMAGEDYN_AP_preferences(bpy.types.AddonPreferences):
     def draw(self, context):
         layout = self.layout
         layout.prop(self, "backend_python")
+        layout.prop(self, "backend_command")
         layout.prop(self, "device")
         layout.prop(self, "max_working_resolution")
         row = layout.row()

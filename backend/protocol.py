@@ -26,6 +26,10 @@ _NOT_BRACKETS = bytes(c for c in range(256) if c not in b"[]{}")
 DTYPES = {"float32": "<f4", "float16": "<f2", "float64": "<f8", "uint8": "|u1", "uint16": "<u2", "int32": "<i4"}
 
 
+class TruncatedFrame(ProtocolError):
+    """The stream ended inside a frame: the other side (or the connection to it) went away mid-message."""
+
+
 def write_message(stream, header, arrays=None):
     """Write one frame. `arrays` maps names to numpy arrays; they are sent in insertion order."""
     arrays = arrays or {}
@@ -148,7 +152,7 @@ def _read_into(stream, view):
     while filled < len(view):
         count = stream.readinto(view[filled:])
         if not count:
-            raise ProtocolError(f"truncated frame: stream ended {len(view) - filled} bytes early")
+            raise TruncatedFrame(f"truncated frame: stream ended {len(view) - filled} bytes early")
         filled += count
 
 
@@ -159,7 +163,7 @@ def _read_exactly(stream, count, allow_eof=False):
         if not chunk:
             if allow_eof and remaining == count:
                 return None
-            raise ProtocolError(f"truncated frame: stream ended {remaining} bytes early")
+            raise TruncatedFrame(f"truncated frame: stream ended {remaining} bytes early")
         chunks.append(chunk)
         remaining -= len(chunk)
     return b"".join(chunks)

@@ -1,7 +1,7 @@
 """The backend service: framed messages on stdin/stdout, one job at a time, cancellable.
 
-Requests:  hello {protocol} | generate {id, job, arrays: image and masks} | cancel {id} | shutdown
-Replies:   hello {protocol, backend_version, python, torch, devices} | progress {id, stage, fraction}
+Requests:  hello {protocol, probe?} | generate {id, job, arrays: image and masks} | cancel {id} | shutdown
+Replies:   hello {protocol, backend_version, python, torch, devices, pid, probe?} | progress {id, stage, fraction}
            | result {id, meta, arrays} | error {id, kind, message}
 A frame that cannot be read is answered with a ProtocolError and ends the service: the stream can no longer
 be trusted, so the running job and those queued are cancelled. The service also ends when stdin closes (after the
@@ -23,6 +23,7 @@ from .engine import run_job
 from .errors import BackendError, CancelledError, InputError, InternalError, JobSpecError, ProtocolError
 from .jobspec import parse_job
 from .limits import check_image_size
+from .probe import probe
 from .protocol import PROTOCOL_VERSION, payload_bytes, read_arrays, read_header, skip_arrays, write_message
 
 _END = object()
@@ -151,9 +152,12 @@ def _hello(stdout, header):
             f"the add-on speaks protocol {header.get('protocol')!r} but this backend speaks {PROTOCOL_VERSION}; "
             f"update the add-on and the backend to the same version"))
         return
-    write_message(stdout, {"type": "hello", "protocol": PROTOCOL_VERSION, "backend_version": __version__,
-                           "python": platform.python_version(), "torch": torch.__version__,
-                           "devices": available_devices(), "pid": os.getpid()})
+    reply = {"type": "hello", "protocol": PROTOCOL_VERSION, "backend_version": __version__,
+             "python": platform.python_version(), "torch": torch.__version__, "devices": available_devices(),
+             "pid": os.getpid()}
+    if header.get("probe") is True:  # Check Backend through a Backend Command: the probe's report, over the wire
+        reply["probe"] = probe()
+    write_message(stdout, reply)
 
 
 def _generate(stdout, header, arrays, cancelled):

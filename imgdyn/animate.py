@@ -58,6 +58,10 @@ def parse_args(argv):
                          help="keyframes of the motion strength, e.g. 1:0,24:1 eases the motion in over the first "
                               "24 frames (flowing layers speed up, swaying ones grow)")
     animate.add_argument("--backend-python", help="Python of the backend environment")
+    animate.add_argument("--backend-command", metavar="COMMAND",
+                         help="compute the motion through this command instead (e.g. ssh to a GPU machine; see the "
+                              "README, 'Backend on another machine'); a GIF is still encoded with the local backend "
+                              "Python")
     return parser.parse_args(argv)
 
 
@@ -243,7 +247,7 @@ def run(args, job, job_dir, formats, name, folder):
         interrupt.check()
 
     bpy.ops.wm.read_factory_settings(use_empty=True)
-    extension.enable(args.backend_python, device=job.get("device", "auto"))
+    extension.enable(args.backend_python, device=job.get("device", "auto"), backend_command=args.backend_command)
     obj = import_plane(args.image)
     apply_job(obj, job, job_dir, args.grid)
     args.fps = job.get("fps", 24.0)

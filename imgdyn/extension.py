@@ -21,8 +21,9 @@ MODULE = f"bl_ext.{REPO_MODULE}.{EXTENSION_ID}"
 _repo_dir = None
 
 
-def enable(backend_python=None, device="cpu"):
-    """Register the extension (once per process) and point it at a backend Python; returns the module name."""
+def enable(backend_python=None, device="cpu", backend_command=""):
+    """Register the extension (once per process) and point it at a backend Python (or a Backend Command that
+    starts the backend elsewhere); returns the module name."""
     global _repo_dir
     if _repo_dir is None:
         _repo_dir = tempfile.mkdtemp(prefix="imgdyn-extensions-")
@@ -35,6 +36,7 @@ def enable(backend_python=None, device="cpu"):
         addon_utils.enable(MODULE, default_set=True, handle_error=_raise)
     preferences = bpy.context.preferences.addons[MODULE].preferences
     preferences.backend_python = backend_python or default_backend_python()
+    preferences.backend_command = backend_command or ""
     preferences.device = device
     return MODULE
 

@@ -5,7 +5,7 @@ import os
 import bpy
 
 from ..addon import preferences as prefs_module
-from ..addon.service.client import REQUIREMENTS, environment_problem, probe
+from ..addon.service.client import REQUIREMENTS, environment_problem, probe, probe_through
 from ..addon.service.installer import BackendInstaller, default_base_python
 from ..addon.preferences import ROOT_PACKAGE, get_preferences
 from ..backend.errors import BackendStartError
@@ -23,16 +23,20 @@ def describe(report):
     return lines
 
 
-def check_and_report(operator, python, device):
-    """Probe the backend Python, remember what was found for the preferences, report it; True when usable."""
+def check_and_report(operator, python, device, command=""):
+    """Probe the backend Python (or the backend behind the Backend Command), remember what was found for the
+    preferences, report it; True when usable."""
+    command = command.strip()
     try:
-        report = probe(python)
+        report = probe_through(command) if command else probe(python)
     except BackendStartError as exc:
-        prefs_module.last_check.update(lines=[exc.message])
+        prefs_module.last_check.update(lines=exc.message.splitlines())
         operator.report({"ERROR"}, exc.message)
         return False
-    problem = environment_problem(report, device)
-    prefs_module.last_check.update(lines=describe(report) + ([problem] if problem else ["Ready"]), report=report)
+    problem = environment_problem(report, device, remote=bool(command))
+    through = [f"Through: {command}"] if command else []
+    prefs_module.last_check.update(lines=through + describe(report) + ([problem] if problem else ["Ready"]),
+                                   report=report)
     if problem:
         operator.report({"ERROR"}, problem)
         return False
@@ -44,11 +48,12 @@ def check_and_report(operator, python, device):
 class IMAGEDYN_OT_check_backend(bpy.types.Operator):
     bl_idname = "image_dynamics.check_backend"
     bl_label = "Check Backend"
-    bl_description = "Run the backend Python once and show its version, packages, devices and free memory"
+    bl_description = ("Run the backend Python (or the Backend Command) once and show its version, packages, "
+                      "devices and free memory")
 
     def execute(self, context):
         preferences = get_preferences(context)
-        ok = check_and_report(self, preferences.backend_python, preferences.device)
+        ok = check_and_report(self, preferences.backend_python, preferences.device, preferences.backend_command)
         return {"FINISHED"} if ok else {"CANCELLED"}
 
 

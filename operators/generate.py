@@ -111,7 +111,8 @@ class IMAGEDYN_OT_generate(bpy.types.Operator):
                                     preferences.device if preferences else "auto", bound)
             self._signature = "preview" if self.preview else motion_signature(obj, context.scene)
             self._strengths = [layer_strength_name(layer) for _, layer in active_layers(settings)]
-            client = shared_client(preferences.backend_python if preferences else "")
+            client = shared_client(preferences.backend_python if preferences else "",
+                                   preferences.backend_command if preferences else "")
             self._object_name = obj.name
             return GenerateJob(client, job, arrays, preferences.hang_timeout if preferences else 120.0,
                                obj.name).start()

@@ -20,6 +20,9 @@ def faulty_run_job(job, image, arrays, progress):
         os.kill(os.getpid(), signal.SIGKILL)
     if FAULT == "hang":
         time.sleep(3600)
+    if FAULT == "slow":  # a long step between two progress reports: a cancel is seen only at the next one
+        time.sleep(4)
+        progress("integrating", 0.2)
     if FAULT == "crash":
         print("simulated crash in the motion engine", file=sys.stderr, flush=True)
         os._exit(70)

@@ -63,6 +63,17 @@ def test_handshake_and_generate(service):
     assert any("integrating 8 ages of the flow" in p["stage"] for p in progress)
 
 
+def test_hello_with_probe_carries_the_probe_report(service):
+    send(service, {"type": "hello", "protocol": PROTOCOL_VERSION})
+    plain, _ = read_message(service.stdout)
+    send(service, {"type": "hello", "protocol": PROTOCOL_VERSION, "probe": True})
+    probed, _ = read_message(service.stdout)
+    assert "probe" not in plain  # a job's hello does not pay for the probe
+    report = probed["probe"]
+    assert report["executable"] == sys.executable and report["python_ok"]
+    assert report["packages"]["torch"] == probed["torch"] and report["devices"] == probed["devices"]
+
+
 def test_unknown_job_key_is_a_typed_error_and_the_service_goes_on(service):
     send(service, {"type": "generate", "id": 7, "job": dict(JOB, colour="blue")}, {"image": IMAGE})
     header, _, _ = receive_until_final(service)
