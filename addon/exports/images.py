@@ -6,16 +6,21 @@ import bpy
 import numpy as np
 
 
-def write_image(pixels, path, file_format):
-    """Save (H, W, 3 or 4) float pixels, rows top to bottom: PNG (8-bit sRGB display values) or OPEN_EXR."""
+def write_image(pixels, path, file_format, data=False):
+    """Save (H, W, 3 or 4) float pixels, rows top to bottom: PNG (8-bit sRGB display values) or OPEN_EXR (half
+    floats). With `data`, the values are stored as they are, not as colour: a PNG gets 16 bits a channel (0..1)
+    and an EXR full 32-bit floats."""
     height, width = pixels.shape[:2]
     rgba = np.ones((height, width, 4), np.float32)
     rgba[..., : pixels.shape[2]] = pixels
+    exr = file_format == "OPEN_EXR"
     image = bpy.data.images.new(os.path.basename(path), width, height, alpha=True,
-                                float_buffer=file_format == "OPEN_EXR", is_data=file_format == "OPEN_EXR")
+                                float_buffer=exr or data, is_data=exr or data)
     try:
         image.pixels.foreach_set(rgba[::-1].ravel())
         image.filepath_raw, image.file_format = path, file_format
+        if data and exr:
+            image.use_half_precision = False
         image.save()
     finally:
         bpy.data.images.remove(image)
