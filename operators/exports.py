@@ -71,8 +71,8 @@ class IMAGEDYN_OT_export_flowmap(OnBakedPlane, bpy.types.Operator):
 class IMAGEDYN_OT_export_motion_vectors(OnBakedPlane, bpy.types.Operator):
     bl_idname = "image_dynamics.export_motion_vectors"
     bl_label = "Export Motion Vectors"
-    bl_description = ("Write one motion-vector EXR per frame of the loop (Blender's Vector pass: RG from the "
-                      "previous frame, BA to the next, in pixels) for a compositor's vector blur")
+    bl_description = ("Write one motion-vector EXR per frame of the loop, in pixels, as Blender's Vector pass (RG "
+                      "towards the previous frame, BA from the next), for a compositor's vector blur")
 
     directory: bpy.props.StringProperty(subtype="DIR_PATH", options={"SKIP_SAVE"})
     width: bpy.props.IntProperty(name="Width", min=0, max=65536, options={"SKIP_SAVE"},

@@ -8,8 +8,8 @@ import numpy as np
 
 def write_image(pixels, path, file_format, data=False):
     """Save (H, W, 3 or 4) float pixels, rows top to bottom: PNG (8-bit sRGB display values) or OPEN_EXR (half
-    floats). With `data`, the values are stored as they are, not as colour: a PNG gets 16 bits a channel (0..1)
-    and an EXR full 32-bit floats."""
+    floats, as they are). With `data`, a PNG stores the values as they are too (not as colour), 16 bits a channel
+    (0..1)."""
     height, width = pixels.shape[:2]
     rgba = np.ones((height, width, 4), np.float32)
     rgba[..., : pixels.shape[2]] = pixels
@@ -19,8 +19,6 @@ def write_image(pixels, path, file_format, data=False):
     try:
         image.pixels.foreach_set(rgba[::-1].ravel())
         image.filepath_raw, image.file_format = path, file_format
-        if data and exr:
-            image.use_half_precision = False
         image.save()
     finally:
         bpy.data.images.remove(image)

@@ -1,6 +1,7 @@
-"""Motion-vector EXRs of a baked loop, for a compositor's vector blur: one per frame, in Blender's Vector pass
-convention (R, G: the motion from the previous frame to this one; B, A: from this one to the next; in pixels,
-x to the right, y up), so Blender's Vector Blur node takes them as they are (Nuke: docs/flowmaps.md).
+"""Motion-vector EXRs of a baked loop, for a compositor's vector blur: one per frame, in the convention of
+Blender's Vector pass as Cycles writes it (R, G: the previous frame's position minus this one's; B, A: this
+frame's position minus the next one's; in pixels, x to the right, y up: a drift to the right is negative in R
+and B), so Blender's Vector Blur node takes them as they are (Nuke: docs/flowmaps.md).
 
 A flowing layer shows several streams of the picture, each carried along the flow; its vector is the streams'
 motions averaged with their weights at that frame (a stream keeps moving on the frame it restarts, where its
@@ -22,36 +23,66 @@ from .images import write_image
 ITERATIONS = 4
 
 
-def follow(read_now, read_then, uv):
-    """The motion (..., 2) in UV units of the content shown at `uv` now to where it is shown then: y with
-    read_then(y) = read_now(uv), by fixed-point iteration (a lookup changes slowly across the picture)."""
-    target = read_now(uv)
-    where = uv
-    for _ in range(ITERATIONS):
-        where = where + (target - read_then(where))
-    return where - uv
+def sway_field(spectra, frames, clock):
+    """The sways' lookup -D(t) on the motion grid at a clock, (h, w, 2) UV: reading it bilinearly anywhere is
+    reading each term and adding them up (backend/reference.py's sway_offset), as interpolation is linear."""
+    field = 0.0
+    for spectrum in spectra:
+        for k, term in enumerate(spectrum, start=1):
+            angle = 2 * math.pi * k * clock / frames
+            field = field - term[..., :2] * math.cos(angle) + term[..., 2:] * math.sin(angle)
+    return field
 
 
-def frame_motion(flowing, spectra, frames, frame, step, uv):
-    """The motion (..., 2), UV units, of what pixels at `uv` show at loop frame `frame` to frame `frame + step`
-    (step +1 or -1): the sway's, plus each flowing layer's change of it (layers add their changes, as the warp's
-    colours do; outside a layer's mask its streams move with the sway)."""
-    def sway_read(clock):
-        return lambda where: where + sum((reference.sway_offset(spectrum, 2 * math.pi * clock / frames, where)
-                                          for spectrum in spectra), np.zeros_like(where))
+def age_field(lookups, age):
+    """A flowing layer's lookup at a (fractional) stream age on the motion grid, between the two whole ages
+    around it as backend/reference.py's stream_offset reads it."""
+    half = (len(lookups) - 1) // 2
+    position = min(max(age + half, 0.0), 2 * half)
+    lower = min(int(math.floor(position)), 2 * half - 1)
+    share = position - lower
+    return lookups[lower] * (1 - share) + lookups[lower + 1] * share
 
-    sway_now, sway_then = sway_read(frame), sway_read(frame + step)
-    sway = follow(sway_now, sway_then, uv)
+
+def follow(now, then, grid):
+    """The motion (h, w, 2) in UV units of what the grid's pixels show now to where it is shown then, given both
+    moments' lookup fields on the grid: the point y with y + then(y) = x + now(x), by fixed-point iteration (a
+    lookup changes slowly across the picture)."""
+    target = grid + now
+    where = target - then
+    for _ in range(ITERATIONS - 1):
+        where = target - reference.sample(then, where)
+    return where - grid
+
+
+def frame_motion(flowing, spectra, frames, frame, step, grid):
+    """The motion (h, w, 2), UV units, of what the grid's pixels show at loop frame `frame` to frame
+    `frame + step` (step +1 or -1): the sway's, plus each flowing layer's change of it (layers add their
+    changes, as the warp's colours do; outside a layer's mask its streams move with the sway)."""
+    zero = np.zeros(grid.shape, np.float32)
+    sway_now, sway_then = zero + sway_field(spectra, frames, frame), zero + sway_field(spectra, frames, frame + step)
+    sway = follow(sway_now, sway_then, grid)
     total = sway
     for lookups, period in flowing:
         mixed = 0.0
         for index in range(loop.PHASES):
             age, weight = loop.phase(frame, index, period)
-            mixed = mixed + weight * follow(
-                lambda where, age=age: sway_now(where) + reference.stream_offset(lookups, age, where),
-                lambda where, age=age: sway_then(where) + reference.stream_offset(lookups, age + step, where), uv)
+            mixed = mixed + weight * follow(sway_now + age_field(lookups, age),
+                                            sway_then + age_field(lookups, age + step), grid)
         total = total + (mixed - sway)
     return total
+
+
+def resampling(size_in, size_out):
+    """(n_out, n_in) weights of bilinear reads at the pixel centres of n_out pixels from n_in, clamped half a
+    texel inside the border as backend/reference.py's sample reads."""
+    position = np.clip((np.arange(size_out) + 0.5) / size_out * size_in - 0.5, 0.0, size_in - 1)
+    lower = np.floor(position).astype(np.int64)
+    upper = np.minimum(lower + 1, size_in - 1)
+    weights = np.zeros((size_out, size_in))
+    np.add.at(weights, (np.arange(size_out), lower), 1 - (position - lower))
+    np.add.at(weights, (np.arange(size_out), upper), position - lower)
+    return weights
 
 
 def write_motion_vectors(settings, folder, size):
@@ -63,19 +94,20 @@ def write_motion_vectors(settings, folder, size):
     frames, start = settings.baked_loop_frames, settings.baked_loop_start
     flowing, spectra = texture.flowing_layers(settings), texture.swaying_layers(settings)
     grid = reference.pixel_uvs(width, height)
-    out = reference.pixel_uvs(*size)
-    to_pixels = np.array(size, np.float64)
+    rows, columns = resampling(height, size[1]).astype(np.float32), resampling(width, size[0]).T.astype(np.float32)
+    to_pixels = np.tile(np.array(size, np.float64), 2)
     largest = 0.0
     for frame in range(frames):
-        since = -frame_motion(flowing, spectra, frames, frame, -1, grid)  # previous -> this
-        until = frame_motion(flowing, spectra, frames, frame, 1, grid)  # this -> next
-        field = np.concatenate([since, until], axis=-1).astype(np.float32)
-        vectors = reference.sample(field, out) * np.tile(to_pixels, 2).astype(np.float32)
+        back = frame_motion(flowing, spectra, frames, frame, -1, grid)  # previous position - this one
+        ahead = frame_motion(flowing, spectra, frames, frame, 1, grid)  # next position - this one
+        field = np.concatenate([back, -ahead], axis=-1).astype(np.float32)
+        vectors = np.stack([rows @ field[..., c] @ columns for c in range(4)], axis=-1) * to_pixels
         largest = max(largest, float(np.abs(vectors).max()))
-        write_image(vectors, os.path.join(folder, f"vector_{start + frame:04d}.exr"), "OPEN_EXR", data=True)
+        write_image(vectors, os.path.join(folder, f"vector_{start + frame:04d}.exr"), "OPEN_EXR")
     record = {"frames": [start, start + frames - 1], "loop_frames": frames, "size": list(size),
-              "channels": "R, G: motion from the previous frame to this one; B, A: from this one to the next",
-              "units": "pixels of the size above, x to the right, y up (Blender's Vector pass)",
+              "channels": ("R, G: the previous frame's position minus this one's; B, A: this frame's position minus "
+                           "the next one's (Blender's Vector pass: a motion to the right is negative)"),
+              "units": "pixels of the size above, x to the right, y up",
               "largest_px": largest}
     with open(os.path.join(folder, "vectors.json"), "w", encoding="utf-8") as handle:
         json.dump(record, handle, indent=1)

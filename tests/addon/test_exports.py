@@ -1,6 +1,6 @@
 """Exports for other programs, read back from their files: the flow map re-applied by a small reference shader
 reproduces the baked loop (within the error stated in docs/flowmaps.md), and the motion-vector EXRs match the
-motion Blender renders, with the sign of Blender's Vector pass."""
+motion Blender renders, with the sign of Blender's Vector pass (checked on a Cycles render)."""
 
 import json
 import os
@@ -187,10 +187,47 @@ def vectors(folder, frame):
     return read_data(str(folder / f"vector_{frame:04d}.exr"))
 
 
+def cycles_vector_pass(step_px, tmp_path):
+    """Blender's own Vector pass at the centre of a square that Cycles renders (in the current, empty scene)
+    moving by `step_px` (x right, y up) a frame, then twice that: its (R, G, B, A) in the frame between."""
+    scene = bpy.context.scene
+    mesh = bpy.data.meshes.new("square")
+    mesh.from_pydata([(-1, -1, 0), (1, -1, 0), (1, 1, 0), (-1, 1, 0)], [], [(0, 1, 2, 3)])
+    square = bpy.data.objects.new("square", mesh)
+    scene.collection.objects.link(square)
+    for frame, travelled in ((1, 0.0), (2, 1.0), (3, 3.0)):  # 10 px per unit below
+        square.location = (travelled * step_px[0] / 10, travelled * step_px[1] / 10, 0)
+        square.keyframe_insert("location", frame=frame)
+    camera = bpy.data.objects.new("camera", bpy.data.cameras.new("camera"))
+    camera.data.type, camera.data.ortho_scale, camera.location = "ORTHO", 8.0, (0, 0, 5)
+    scene.collection.objects.link(camera)
+    scene.camera, scene.render.engine = camera, "CYCLES"
+    scene.cycles.samples, scene.cycles.device = 1, "CPU"
+    scene.render.resolution_x = scene.render.resolution_y = 80
+    scene.render.use_motion_blur = False
+    scene.view_layers[0].use_pass_vector = True
+    tree = bpy.data.node_groups.new("vector only", "CompositorNodeTree")  # the render's image: the pass
+    scene.compositing_node_group = tree
+    tree.interface.new_socket("Image", in_out="OUTPUT", socket_type="NodeSocketColor")
+    tree.links.new(tree.nodes.new("CompositorNodeRLayers").outputs["Vector"],
+                   tree.nodes.new("NodeGroupOutput").inputs[0])
+    scene.frame_set(2)
+    scene.render.image_settings.file_format = "OPEN_EXR"
+    scene.render.filepath = str(tmp_path / "vector_pass.exr")
+    bpy.ops.render.render(write_still=True)
+    return read_data(str(tmp_path / "vector_pass.exr"))[40, 40]
+
+
+def test_blenders_vector_pass_points_back_in_both_halves(extension, tmp_path):
+    """The convention the export follows, as Cycles writes it: R, G = previous position - this one; B, A = this
+    position - the next (a square moving right by 2 px, then 4, up by 1, then 2)."""
+    assert np.allclose(cycles_vector_pass((2.0, 1.0), tmp_path), [-2.0, -1.0, -4.0, -2.0], atol=0.01)
+
+
 @pytest.mark.parametrize("velocity", [(1.5, 0.0), (-0.8, 1.1)])
 def test_a_drift_gives_its_speed_in_the_vector_pass_convention(extension, tmp_path, velocity):
-    """A drift of v source pixels per frame, on a picture 1.5 times its vectors' size: v / 1.5 px, x right, y up,
-    in both halves (from the previous frame, to the next) of every frame, the loop's wrap included."""
+    """A drift of v source pixels per frame, on a picture 1.5 times its vectors' size, moves v / 1.5 px a frame:
+    -v / 1.5 in both halves (x right, y up) of every frame, the loop's wrap included, as Blender's pass has it."""
     layers = [{"name": "clouds", "type": "drift", "mask": {"rect": [0.0, 0.0, 1.0, 1.0]}, "feather": 0.0,
                "velocity": list(velocity)}]
     textured_plane(tmp_path, layers, 12, size=(360, 204), working=60)
@@ -200,7 +237,7 @@ def test_a_drift_gives_its_speed_in_the_vector_pass_convention(extension, tmp_pa
     record = json.loads((folder / "vectors.json").read_text())
     assert record["frames"] == [1, 12] and record["size"] == [240, 136]
     assert sorted(os.listdir(folder)) == [f"vector_{n:04d}.exr" for n in range(1, 13)] + ["vectors.json"]
-    expected = np.tile(np.array(velocity) / 1.5, 2)
+    expected = -np.tile(np.array(velocity) / 1.5, 2)
     for frame in range(1, 13):
         field = vectors(folder, frame)
         assert field.shape == (136, 240, 4)
@@ -234,8 +271,8 @@ def test_motion_vectors_match_the_rendered_motion_across_the_wrap(extension, tmp
     errors, speeds = [], []
     for frame in range(start + frames - 4, start + frames + 2):  # ..., T - 1 -> T (= 0), 0 -> 1, ...
         measured = quality.rendered_speed([rendered[frame], rendered[frame + 1]], centres, size=32)
-        ahead = vectors(folder, start + (frame - start) % frames)[..., 2:]  # this frame -> the next
-        behind = vectors(folder, start + (frame + 1 - start) % frames)[..., :2]  # the next frame's, from this one
+        ahead = -vectors(folder, start + (frame - start) % frames)[..., 2:]  # this frame -> the next
+        behind = -vectors(folder, start + (frame + 1 - start) % frames)[..., :2]  # the next frame's, from this one
         for (x, y), shift in zip(centres, measured):
             for half in (ahead, behind):
                 window = half[int(y) - 16:int(y) + 16, int(x) - 16:int(x) + 16].reshape(-1, 2).mean(axis=0)
