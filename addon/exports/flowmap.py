@@ -18,8 +18,8 @@ from ...backend import loop
 from ..carriers import texture
 from .images import write_image
 
-ENCODING = ("R, G = 0.5 + 0.5 * flow / scale: flow in UV units per phase period, u to the right, v up (rows top "
-            "to bottom: the top row is v = 1); B = 0, A = 1. 16-bit, linear (not colour)")
+ENCODING = ("R, G = 0.5 + 0.5 * flow / scale: flow in UV units per phase period, u to the right, v up (the top "
+            "row is v = 1); B = 0, A = 1; linear values, not colour (turn sRGB off)")
 SHADER = ("for i in 0, 1, 2: phase = fract(time / period_seconds + i / 3); colour += (2 / 3) sin^2(pi phase) * "
           "still(uv - flow * (phase - 0.5))")
 
@@ -60,7 +60,8 @@ def _stats(values):
 
 
 def write_flowmap(settings, folder, fps):
-    """`flowmap.png` (the flowing layers' flows added up, encoded as ENCODING says, at the working resolution) and
+    """`flowmap.png` (the flowing layers' flows added up, encoded as ENCODING says, at the working resolution; 16
+    bits), `flowmap.exr` (the same values as 32-bit floats, for engines that would cut a PNG to 8 bits) and
     `flowmap.json` (period, scale, speeds, the straight-line error) in `folder`; returns the PNG's path.
     Raises NoFlow when nothing flows. The flow is the baked one at strength 1 (a clock of one frame per frame)."""
     layers = texture.flowing_layers(settings)
@@ -80,9 +81,11 @@ def write_flowmap(settings, folder, fps):
     os.makedirs(folder, exist_ok=True)
     path = os.path.join(folder, "flowmap.png")
     write_image(encoded, path, "PNG", data=True)
+    write_image(encoded, os.path.join(folder, "flowmap.exr"), "OPEN_EXR", data=True)  # the same, as 32-bit floats
     moving = [error[_pixel_speed(f, width, height) > 0.01] for error, f in zip(errors, flows)]
     record = {
         "image": "flowmap.png",
+        "float_image": "flowmap.exr",
         "size": [width, height],
         "encoding": ENCODING,
         "scale_uv_per_period": scale,

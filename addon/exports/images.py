@@ -8,8 +8,8 @@ import numpy as np
 
 def write_image(pixels, path, file_format, data=False):
     """Save (H, W, 3 or 4) float pixels, rows top to bottom: PNG (8-bit sRGB display values) or OPEN_EXR (half
-    floats, as they are). With `data`, a PNG stores the values as they are too (not as colour), 16 bits a channel
-    (0..1)."""
+    floats, as they are). With `data`, values for another program to compute with: a PNG stores them as they are
+    (not as colour), 16 bits a channel (0..1), an EXR as 32-bit floats."""
     height, width = pixels.shape[:2]
     rgba = np.ones((height, width, 4), np.float32)
     rgba[..., : pixels.shape[2]] = pixels
@@ -19,6 +19,7 @@ def write_image(pixels, path, file_format, data=False):
     try:
         image.pixels.foreach_set(rgba[::-1].ravel())
         image.filepath_raw, image.file_format = path, file_format
+        image.use_half_precision = not data
         image.save()
     finally:
         bpy.data.images.remove(image)

@@ -61,7 +61,7 @@ def test_animate_writes_every_output_and_they_decode(tmp_path):
     record = json.loads((out / "stmap" / "stmap.json").read_text())
     for layer in record["layers"]:
         assert len(layer["weights"]) == 10 and np.allclose(np.sum(layer["weights"], axis=1), 1.0)
-    assert set(os.listdir(out / "flowmap")) == {"flowmap.png", "flowmap.json"}
+    assert set(os.listdir(out / "flowmap")) == {"flowmap.png", "flowmap.exr", "flowmap.json"}
     flowmap = json.loads((out / "flowmap" / "flowmap.json").read_text())
     assert flowmap["size"] == [64, 36] and flowmap["phase_period_frames"] == 10 and flowmap["fps"] == 24
     assert set(os.listdir(out / "vectors")) == {f"vector_{n:04d}.exr" for n in range(1, 11)} | {"vectors.json"}
