@@ -5,8 +5,8 @@
 
 (with the Blender environment's Python). The tool imports the image as a plane, gives it the job's layers, runs
 the extension's Generate (which starts the real backend), saves the .blend, renders the loop to PNG frames and
-an MP4 and/or a GIF, writes a contact sheet, ST-maps, a flow map and motion vectors on request, and report.json with the measured loop error,
-the motion left in still regions and the time of each stage. Outputs appear only when everything succeeded.
+an MP4 and/or a GIF, writes a contact sheet, ST-maps, a flow map and motion vectors on request, and report.json
+with the measured loop error, the motion left in still regions and the time of each stage. Outputs appear only when everything succeeded.
 It exits non-zero when the loop or the stillness misses its bound.
 """
 

@@ -73,16 +73,21 @@ def frame_motion(flowing, spectra, frames, frame, step, grid):
     return total
 
 
-def resampling(size_in, size_out):
-    """(n_out, n_in) weights of bilinear reads at the pixel centres of n_out pixels from n_in, clamped half a
-    texel inside the border as backend/reference.py's sample reads."""
+def taps(size_in, size_out):
+    """Bilinear reads at the centres of `size_out` pixels from `size_in`, clamped half a texel inside the border
+    as backend/reference.py's sample reads: the lower and upper indices and the upper one's share."""
     position = np.clip((np.arange(size_out) + 0.5) / size_out * size_in - 0.5, 0.0, size_in - 1)
     lower = np.floor(position).astype(np.int64)
-    upper = np.minimum(lower + 1, size_in - 1)
-    weights = np.zeros((size_out, size_in))
-    np.add.at(weights, (np.arange(size_out), lower), 1 - (position - lower))
-    np.add.at(weights, (np.arange(size_out), upper), position - lower)
-    return weights
+    return lower, np.minimum(lower + 1, size_in - 1), (position - lower).astype(np.float32)
+
+
+def resized(field, size):
+    """An (h, w, C) field read bilinearly at the pixel centres of a (width, height) picture: what sampling it at
+    every pixel's UV gives, one axis at a time."""
+    top, bottom, down = taps(field.shape[0], size[1])
+    rows = field[top] * (1 - down)[:, None, None] + field[bottom] * down[:, None, None]
+    left, right, across = taps(field.shape[1], size[0])
+    return rows[:, left] * (1 - across)[None, :, None] + rows[:, right] * across[None, :, None]
 
 
 def write_motion_vectors(settings, folder, size):
@@ -94,14 +99,13 @@ def write_motion_vectors(settings, folder, size):
     frames, start = settings.baked_loop_frames, settings.baked_loop_start
     flowing, spectra = texture.flowing_layers(settings), texture.swaying_layers(settings)
     grid = reference.pixel_uvs(width, height)
-    rows, columns = resampling(height, size[1]).astype(np.float32), resampling(width, size[0]).T.astype(np.float32)
     to_pixels = np.tile(np.array(size, np.float64), 2)
     largest = 0.0
     for frame in range(frames):
         back = frame_motion(flowing, spectra, frames, frame, -1, grid)  # previous position - this one
         ahead = frame_motion(flowing, spectra, frames, frame, 1, grid)  # next position - this one
         field = np.concatenate([back, -ahead], axis=-1).astype(np.float32)
-        vectors = np.stack([rows @ field[..., c] @ columns for c in range(4)], axis=-1) * to_pixels
+        vectors = resized(field, size) * to_pixels
         largest = max(largest, float(np.abs(vectors).max()))
         write_image(vectors, os.path.join(folder, f"vector_{start + frame:04d}.exr"), "OPEN_EXR")
     record = {"frames": [start, start + frames - 1], "loop_frames": frames, "size": list(size),
