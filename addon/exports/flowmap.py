@@ -16,7 +16,7 @@ import numpy as np
 
 from ...backend import loop
 from ..carriers import texture
-from .images import write_image
+from .images import write_exr, write_image
 
 ENCODING = ("R, G = 0.5 + 0.5 * flow / scale: flow in UV units per phase period, u to the right, v up (the top "
             "row is v = 1); B = 0, A = 1; linear values, not colour (turn sRGB off)")
@@ -81,7 +81,7 @@ def write_flowmap(settings, folder, fps):
     os.makedirs(folder, exist_ok=True)
     path = os.path.join(folder, "flowmap.png")
     write_image(encoded, path, "PNG", data=True)
-    write_image(encoded, os.path.join(folder, "flowmap.exr"), "OPEN_EXR", data=True)  # the same, as 32-bit floats
+    write_exr(encoded, os.path.join(folder, "flowmap.exr"), half=False)  # the same values
     moving = [error[_pixel_speed(f, width, height) > 0.01] for error, f in zip(errors, flows)]
     record = {
         "image": "flowmap.png",

@@ -18,7 +18,7 @@ import numpy as np
 
 from ...backend import loop, reference
 from ..carriers import texture
-from .images import write_image
+from .images import write_exr
 
 ITERATIONS = 4
 
@@ -107,7 +107,7 @@ def write_motion_vectors(settings, folder, size):
         field = np.concatenate([back, -ahead], axis=-1).astype(np.float32)
         vectors = resized(field, size) * to_pixels
         largest = max(largest, float(np.abs(vectors).max()))
-        write_image(vectors, os.path.join(folder, f"vector_{start + frame:04d}.exr"), "OPEN_EXR")
+        write_exr(vectors, os.path.join(folder, f"vector_{start + frame:04d}.exr"), half=True)
     record = {"frames": [start, start + frames - 1], "loop_frames": frames, "size": list(size),
               "channels": ("R, G: the previous frame's position minus this one's; B, A: this frame's position minus "
                            "the next one's (Blender's Vector pass: a motion to the right is negative)"),
