@@ -152,6 +152,85 @@ def within(numbers, bounds):
     return all(number < bound for number, bound in zip(numbers, bounds, strict=True))
 
 
+def flowmap_material(still, flow_image, scale):
+    """docs/flowmaps.md's graph in Blender's shader nodes (UV v up, as in Unity's Shader Graph), driven by a Value
+    node "Clock" (time / period) that the test sets."""
+    material = bpy.data.materials.new("flow map graph")  # with a node tree (Blender 5)
+    tree = material.node_tree
+    tree.nodes.clear()
+
+    def node(kind, *inputs, **settings):
+        made = tree.nodes.new(kind)
+        for key, value in settings.items():
+            setattr(made, key, value)
+        for socket, value in zip(made.inputs, inputs):
+            if isinstance(value, bpy.types.NodeSocket):
+                tree.links.new(value, socket)
+            elif value is not None:
+                socket.default_value = value
+        return made.outputs[0]
+
+    def texture(image, vector):
+        return node("ShaderNodeTexImage", vector, image=image, interpolation="Linear", extension="EXTEND")
+
+    uv = tree.nodes.new("ShaderNodeTexCoord").outputs["UV"]
+    flow_image.colorspace_settings.name = "Non-Color"
+    encoded = texture(flow_image, uv)
+    flow = node("ShaderNodeVectorMath", encoded, (2.0, 2.0, 2.0), (-1.0, -1.0, -1.0), operation="MULTIPLY_ADD")
+    flow = node("ShaderNodeVectorMath", flow, None, None, scale, operation="SCALE")
+    clock_node = tree.nodes.new("ShaderNodeValue")
+    clock_node.name = "Clock"
+    colour = None
+    for index in range(3):
+        phase = node("ShaderNodeMath", node("ShaderNodeMath", clock_node.outputs[0], index / 3, operation="ADD"),
+                     operation="FRACT")
+        step = node("ShaderNodeVectorMath", flow, None, None, node("ShaderNodeMath", phase, 0.5, operation="SUBTRACT"),
+                    operation="SCALE")
+        read = texture(still, node("ShaderNodeVectorMath", uv, step, operation="SUBTRACT"))
+        sine = node("ShaderNodeMath", node("ShaderNodeMath", phase, np.pi, operation="MULTIPLY"), operation="SINE")
+        weight = node("ShaderNodeMath", node("ShaderNodeMath", sine, sine, operation="MULTIPLY"), 2 / 3,
+                      operation="MULTIPLY")
+        part = node("ShaderNodeVectorMath", read, None, None, weight, operation="SCALE")
+        colour = part if colour is None else node("ShaderNodeVectorMath", colour, part, operation="ADD")
+    emission = node("ShaderNodeEmission", colour, 1.0)
+    tree.links.new(emission, tree.nodes.new("ShaderNodeOutputMaterial").inputs["Surface"])
+    return material
+
+
+def test_the_documented_graph_renders_the_shader_in_cycles(extension, tmp_path, render):
+    """The flow map and its graph in a real renderer: Cycles renders docs/flowmaps.md's graph, built from shader
+    nodes and reading the exported 16-bit PNG, as the numpy shader computes it."""
+    reference, _ = extension_modules()
+    with open(os.path.join(RIVER, "job.json"), encoding="utf-8") as handle:
+        job = json.load(handle)
+    job.update(loop_frames=12, working_resolution=48)
+    job["layers"][0]["hints"] = BENT
+    obj = animate.import_plane(os.path.join(RIVER, "river.png"))
+    animate.apply_job(obj, job, RIVER, grid=16)
+    animate.setup_scene(obj, 12, width=160, samples=1)
+    bpy.context.scene.cycles.filter_width = 0.01  # one sample at each pixel's centre, as the numpy shader reads
+    assert bpy.ops.image_dynamics.generate() == {"FINISHED"}
+    assert bpy.ops.image_dynamics.export_flowmap(directory=str(tmp_path / "flow")) == {"FINISHED"}
+    flow, record = decoded_flow(tmp_path / "flow")
+    still = obj.active_material.node_tree.nodes["Image Texture"].image
+    painting = reference.Painting(*extension_module("addon.plane").painting_texels(still))
+    flow_image = bpy.data.images.load(str(tmp_path / "flow" / "flowmap.png"))
+    obj.data.materials[0] = flowmap_material(still, flow_image, record["scale_uv_per_period"])
+    clock = obj.data.materials[0].node_tree.nodes["Clock"]
+    frames = []
+    for frame in (0, 3, 7):
+        clock.outputs[0].default_value = frame / record["phase_period_frames"]
+        blender = render(1)
+        numpy = reference.linear_to_srgb(shader_frame(painting, flow, record, frame,
+                                                      (blender.shape[1], blender.shape[0])))
+        difference = np.abs(blender - numpy) * LEVELS
+        print(f"clock {frame}: Cycles against the numpy shader, levels mean {difference.mean():.3f} "
+              f"p99.9 {np.percentile(difference, 99.9):.2f} max {difference.max():.2f}")
+        assert difference.mean() < 0.1 and np.percentile(difference, 99.9) < 1.5
+        frames.append(blender)
+    assert np.percentile(np.abs(frames[1] - frames[0]) * LEVELS, 99) > 20  # and the river flows in it
+
+
 def eroded(region, pixels):
     """The region without the pixels within `pixels` (chessboard distance) of its outside or the picture's edge."""
     padded = np.pad(region, pixels, constant_values=False)
