@@ -250,13 +250,20 @@ def to_levels(reference, linear):
     return reference.linear_to_srgb(linear[..., :3]) * LEVELS
 
 
-def test_a_flow_map_needs_a_flowing_layer(extension, tmp_path):
+def test_a_flow_map_needs_a_flowing_layer_and_exports_need_a_folder(extension, tmp_path):
     obj = textured_plane(tmp_path, [{"name": "grass", "type": "oscillation", "mask": {"rect": [0, 0, 1, 0.5]},
                                      "terms": 2}], 12)
     assert bpy.ops.image_dynamics.generate() == {"FINISHED"}
     with pytest.raises(RuntimeError, match="No flow map: this plane's bake has no flowing layer"):
         bpy.ops.image_dynamics.export_flowmap(directory=str(tmp_path / "flow"))
     assert not (tmp_path / "flow").exists() and obj.image_dynamics.is_baked
+    taken = tmp_path / "a file"
+    taken.write_text("keep me")
+    for operator, what in ((bpy.ops.image_dynamics.export_motion_vectors, "motion vectors"),
+                           (bpy.ops.image_dynamics.export_flowmap, "flow map")):
+        with pytest.raises(RuntimeError, match=f"Choose a folder for the {what}"):
+            operator(directory=str(taken))
+    assert taken.read_text() == "keep me"
     args = types.SimpleNamespace(job=None, layer=[["sway", "rect=0,0,1,0.5"]], frames=12, working_resolution=None,
                                  device=None, fps=None, flowmap=True)
     with pytest.raises(UsageError, match="--flowmap needs a flowing layer"):
