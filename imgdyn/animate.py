@@ -5,8 +5,8 @@
 
 (with the Blender environment's Python). The tool imports the image as a plane, gives it the job's layers, runs
 the extension's Generate (which starts the real backend), saves the .blend, renders the loop to PNG frames and
-an MP4 and/or a GIF, writes a contact sheet, ST-maps on request, and report.json with the measured loop error,
-the motion left in still regions and the time of each stage. Outputs appear only when everything succeeded.
+an MP4 and/or a GIF, writes a contact sheet, ST-maps, a flow map and motion vectors on request, and report.json
+with the measured loop error, the motion left in still regions and the time of each stage. Outputs appear only when everything succeeded.
 It exits non-zero when the loop or the stillness misses its bound.
 """
 
@@ -22,7 +22,7 @@ import time
 import bpy
 import numpy as np
 
-from layertypes import files_relative_to
+from layertypes import files_relative_to, layer_type
 
 from . import extension, interrupt, limits, measure, outputs, publish, quality, written
 from .layers import UsageError, parse_layers
@@ -54,6 +54,10 @@ def parse_args(argv):
     animate.add_argument("--working-resolution", type=int, help="longest side of the motion grid")
     animate.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), help="where the backend computes")
     animate.add_argument("--stmap", action="store_true", help="also write ST-map EXRs of the loop")
+    animate.add_argument("--flowmap", action="store_true",
+                         help="also write a game engine's flow map of the flowing layers (docs/flowmaps.md)")
+    animate.add_argument("--motion-vectors", action="store_true",
+                         help="also write motion-vector EXRs of every frame (Blender's Vector pass, render pixels)")
     animate.add_argument("--strength", type=strength_keys, metavar="FRAME:VALUE,...",
                          help="keyframes of the motion strength, e.g. 1:0,24:1 eases the motion in over the first "
                               "24 frames (flowing layers speed up, swaying ones grow)")
@@ -105,6 +109,8 @@ def build_job(args):
         parse_job(job)
     except JobSpecError as exc:
         raise UsageError(exc.message) from None
+    if getattr(args, "flowmap", False) and not has_flow(job):
+        raise UsageError("--flowmap needs a flowing layer (fluid, drift or a flowing clip): this job has none")
     for layer in job["layers"]:
         for key in ("mask", "pin_mask"):
             path = layer.get(key, {}).get("image")
@@ -303,6 +309,14 @@ def run(args, job, job_dir, formats, name, folder):
         produced["stmap"] = os.path.join(folder, "stmap")
         bpy.ops.image_dynamics.export_stmaps(directory=produced["stmap"])
         lap("stmap")
+    if args.flowmap:
+        produced["flowmap"] = os.path.join(folder, "flowmap")
+        _export(bpy.ops.image_dynamics.export_flowmap, directory=produced["flowmap"])
+        lap("flowmap")
+    if args.motion_vectors:  # in pixels of the render
+        produced["motion_vectors"] = os.path.join(folder, "vectors")
+        _export(bpy.ops.image_dynamics.export_motion_vectors, directory=produced["motion_vectors"])
+        lap("motion_vectors")
 
     rendered = [measure.read_image(path) for path in frame_paths]
     first, middle = rendered[0], rendered[len(rendered) // 2]
@@ -330,6 +344,25 @@ def run(args, job, job_dir, formats, name, folder):
     lap("measure")
     report["timings_s"] = timings
     return report
+
+
+def _export(operator, **settings):
+    """Run an export operator; its error report becomes the run's one-line error."""
+    try:
+        if operator(**settings) != {"FINISHED"}:
+            raise RuntimeError(f"{operator.idname_py()} did not finish (see the message above)")
+    except RuntimeError as exc:
+        raise RuntimeError(str(exc).strip().removeprefix("Error: ")) from None
+
+
+def has_flow(job):
+    """Whether a job has a flowing layer (fluid, drift, a flowing clip): a flow map needs one."""
+    for spec in job["layers"]:
+        declared = layer_type(spec["type"])
+        motion = spec.get("motion", declared.param("motion").default) if declared.motion == "any" else None
+        if declared.motion == "flow" or motion == "fluid":
+            return True
+    return False
 
 
 def _relocated(report, staging, out_dir):

@@ -80,6 +80,8 @@ class IMAGEDYN_PT_main(bpy.types.Panel):
             row.operator("image_dynamics.flow_overlay", icon="ARROW_LEFTRIGHT", text="",
                          depress=overlay.is_shown(obj))
             row.operator("image_dynamics.export_stmaps", icon="EXPORT", text="")
+            row.operator("image_dynamics.export_flowmap", icon="FORCE_TURBULENCE", text="")
+            row.operator("image_dynamics.export_motion_vectors", icon="ORIENTATION_VIEW", text="")
             row.operator("image_dynamics.clear", icon="X", text="")
 
     @staticmethod

@@ -39,13 +39,14 @@ def test_animate_writes_every_output_and_they_decode(tmp_path):
     out = tmp_path / "out"
     done = animate(os.path.join(SAMPLE, "river.png"), "--job", str(tmp_path / "job.json"), "--out", str(out),
                    "--name", "demo", "--width", "96", "--samples", "1", "--grid", "16", "--formats", "mp4,gif,png",
-                   "--stmap")
+                   "--stmap", "--flowmap", "--motion-vectors")
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "[generate]" in done.stderr and "[  render]" in done.stderr and "loop error" in done.stderr
     report = json.loads((out / "report.json").read_text())
     assert report["loop_frames"] == 10 and report["render_size"] == [96, 54]
     assert report["loop_error"] < 1 / 255 and report["leak_levels"] < 2.0
-    assert set(report["outputs"]) == {"blend", "video", "gif", "frames", "contact_sheet", "stmap"}
+    assert set(report["outputs"]) == {"blend", "video", "gif", "frames", "contact_sheet", "stmap", "flowmap",
+                                      "motion_vectors"}
     assert all(os.path.exists(path) and str(out) in path for path in report["outputs"].values())
 
     clip = bpy.data.movieclips.load(str(out / "preview.mp4"))
@@ -60,6 +61,12 @@ def test_animate_writes_every_output_and_they_decode(tmp_path):
     record = json.loads((out / "stmap" / "stmap.json").read_text())
     for layer in record["layers"]:
         assert len(layer["weights"]) == 10 and np.allclose(np.sum(layer["weights"], axis=1), 1.0)
+    assert set(os.listdir(out / "flowmap")) == {"flowmap.png", "flowmap.exr", "flowmap.json"}
+    flowmap = json.loads((out / "flowmap" / "flowmap.json").read_text())
+    assert flowmap["size"] == [64, 36] and flowmap["phase_period_frames"] == 10 and flowmap["fps"] == 24
+    assert set(os.listdir(out / "vectors")) == {f"vector_{n:04d}.exr" for n in range(1, 11)} | {"vectors.json"}
+    vectors = json.loads((out / "vectors" / "vectors.json").read_text())
+    assert vectors["size"] == [96, 54] and vectors["frames"] == [1, 10] and vectors["largest_px"] > 0.1
     sheet = bpy.data.images.load(str(out / "contact_sheet.png"))
     assert tuple(sheet.size) == (3 * 96 + 8, 2 * 54 + 4)
     bpy.data.images.remove(sheet)
