@@ -9,7 +9,8 @@ same interface, so a new carrier is a module and a line in CARRIERS:
     remove(obj, settings)                    take the bake off again
 
 texture (a node group in place of the image texture: flowing, swaying and flickering layers) and geometry (shape
-keys on a grid mesh: swaying layers only, a mesh cannot flow). The flowing layers' clocks (clocks.py) run both.
+keys on a grid mesh: swaying layers only, a mesh cannot flow; only for a lone flat plane). The flowing layers'
+clocks (clocks.py) run both.
 """
 
 from . import clocks, geometry, texture
@@ -67,7 +68,11 @@ def retime(settings, loop_start, loop_frames):
 
 
 def apply_carrier(obj, settings):
-    """Swaying layers are baked on every carrier; show them on the chosen one. Flowing layers always play on the
+    """Swaying layers are baked on every carrier that can carry them; show them on the chosen one (on the texture
+    when the geometry made none: a projected matte, a card, a shared painting). Flowing layers always play on the
     texture."""
+    chosen = SWAY_CARRIER[settings.carrier]
+    if chosen is geometry and settings.shape_mesh is None:
+        chosen = texture
     for carrier in CARRIERS:
-        carrier.show(settings, SWAY_CARRIER[settings.carrier] is carrier)
+        carrier.show(settings, chosen is carrier)
