@@ -169,6 +169,17 @@ def shown_coordinates(image_node):
     return "OTHER", ""
 
 
+def painting_owner(obj):
+    """The object whose bake moves the painting this object shows (itself when it has the bake), or None."""
+    materials = {slot.material for slot in obj.material_slots if slot.material is not None}
+    for other in [obj] + list(bpy.data.objects):
+        settings = getattr(other, "image_dynamics", None)
+        if settings is not None and settings.warp_group is not None and materials & {
+                entry.material for entry in settings.warp_materials}:
+            return other
+    return None
+
+
 def _shown_uv_layer(mesh, name):
     if name:
         return mesh.uv_layers.get(name)
@@ -212,6 +223,8 @@ def _fill_triangle(image, corners, values):
     """Write the barycentric interpolation of `values` at the pixel centres inside a triangle (pixel coords)."""
     low = np.maximum(np.floor(corners.min(axis=0) - 0.5), 0).astype(int)
     high = np.minimum(np.ceil(corners.max(axis=0) + 0.5), (image.shape[1] - 1, image.shape[0] - 1)).astype(int)
+    if (high < low).any():
+        return  # off the painting (a projection wider than it)
     ys, xs = np.mgrid[low[1]:high[1] + 1, low[0]:high[0] + 1]
     points = np.stack([xs.ravel() + 0.5, ys.ravel() + 0.5], axis=1)
     (x0, y0), (x1, y1), (x2, y2) = corners

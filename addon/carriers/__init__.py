@@ -37,6 +37,7 @@ def bake(plane, settings, motion, loop_start, loop_frames, grid_resolution, sign
     clear(obj, settings)
     # only now: a failed bake must not leave properties behind
     ensure_rig_properties(obj, [(part.strength, part.label) for part in motion.parts])
+    obj.update_tag()  # the drivers read the new properties from the evaluated object: it must get them
     for carrier, made in zip(CARRIERS, staged):
         carrier.install(plane, settings, made)
     settings.baked_loop_start, settings.baked_loop_frames = loop_start, loop_frames

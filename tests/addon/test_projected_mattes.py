@@ -11,7 +11,8 @@ import numpy as np
 from helpers import LOOP, node_tree_state
 from test_rendered_motion import textured_png
 
-from imgdyn import animate, extension, measure, quality
+from imgdyn import animate, measure, quality
+from imgdyn.extension import extension_module
 
 LEVEL = 1.0 / 255.0
 RECT = [0.2, 0.25, 0.8, 0.75]  # the mask, on the painting
@@ -187,14 +188,12 @@ def test_a_camera_projected_matte_on_a_terrain_moves_only_in_its_mask(extension,
                                           {"terrain": lambda u, v, surface: surface}, uv_map="Projected")
     assert ground.data.uv_layers["UVMap"].active_render  # the warp found the projected UVs through the UV Map node
     assert counted["terrain"] > 200, counted
-    print("MEASURED", leak, moved, counted)
     assert leak < 2.0, leak
     assert moved["terrain"] > 0.6, moved
     for frame in FRAMES:  # at strength 0 the warp shows the painting as the material did, off the painting too
         still = measure.render_still(ground, frame, str(tmp_path))
         assert np.abs(still - before[frame]).max() / LEVEL < 2.0, frame
     seam, middle = loop_closes(render_camera, str(tmp_path))
-    print("LOOP", seam, middle)
     assert seam < 1.0 and middle > 20.0, (seam, middle)
 
 
@@ -233,13 +232,76 @@ def test_three_cards_cut_from_one_painting_share_one_bake(extension, tmp_path):
     leak, moved, counted = measure_frames(owner, cards, str(tmp_path), {name: third(k) for k, name in enumerate(
         ("near", "middle", "far"))})
     assert min(counted.values()) > 40, counted
-    print("MEASURED", leak, moved, counted)
     assert leak < 2.0, leak
     assert min(moved.values()) > 0.6, moved  # every card moves inside the mask
     seam, middle = loop_closes(render_camera, str(tmp_path))
-    print("LOOP", seam, middle)
     assert seam < 1.0 and middle > 20.0, (seam, middle)
 
     bpy.context.view_layer.objects.active = owner
     assert bpy.ops.image_dynamics.clear() == {"FINISHED"}
     assert {material.name: node_tree_state(material) for material in (shared, own)} == materials_before
+
+
+def test_a_painting_on_camera_window_coordinates_moves_only_in_its_mask(extension, tmp_path):
+    """A Texture Coordinate node's Window output: the painting fills the frame whatever the camera does; the mask
+    lands on the same rectangle of every frame."""
+    scene_setup()
+    image = bpy.data.images.load(textured_png(str(tmp_path / "painting.png"), PAINTING, PAINTING))
+    ground = terrain(image)
+    tree = ground.active_material.node_tree
+    window = tree.nodes.new("ShaderNodeTexCoord")
+    tree.links.new(window.outputs["Window"], tree.nodes["Image Texture"].inputs["Vector"])
+    moving_camera((-0.5, 0.2, 5.5), (0.5, -0.2, 5.5))
+    give_layers(ground, tmp_path)
+    assert bpy.ops.image_dynamics.generate() == {"FINISHED"}
+    frames = [measure.render_frame(frame, str(tmp_path)) for frame in FRAMES]
+    stills = [measure.render_still(ground, frame, str(tmp_path)) for frame in FRAMES]
+    height, width = frames[0].shape[:2]
+    u = np.broadcast_to((np.arange(width) + 0.5) / width, (height, width))
+    v = np.broadcast_to(1.0 - (np.arange(height)[:, None] + 0.5) / height, (height, width))
+    masked = in_rect(u, v, np.ones((height, width), bool))
+    assert max(quality.leak_levels([frame], still, masked) for frame, still in zip(frames, stills)) < 2.0
+    inside = ~quality.grow(~masked, 3)
+    moved = np.mean([(np.abs(quality.grey(frame) - quality.grey(still)) > 2 * LEVEL)[inside & quality.textured(
+        still)].mean() for frame, still in zip(frames[1:], stills[1:])])
+    assert moved > 0.6, moved
+
+
+def test_sway_on_geometry_plays_on_the_texture_of_a_card(extension, tmp_path):
+    """A card showing part of the painting keeps its mesh (the shape-key grid would cover the whole painting):
+    swaying plays on the texture, and says so."""
+    scene_setup()
+    image = bpy.data.images.load(textured_png(str(tmp_path / "painting.png"), PAINTING, PAINTING))
+    one = card("Card", 1, 0.0, painting_material("Card", image))
+    mesh = one.data
+    moving_camera((0.0, 0.0, 5.0), (0.0, 0.0, 5.0))
+    bpy.context.view_layer.objects.active = one
+    layers = [{"name": "leaves", "type": "oscillation", "mask": {"rect": RECT}, "feather": 0.0, "amplitude": 6.0,
+               "terms": 2}]
+    animate.apply_job(one, {"loop_frames": LOOP, "working_resolution": 48, "layers": layers}, str(tmp_path), grid=8)
+    one.image_dynamics.carrier = "GEOMETRY"
+    assert bpy.ops.image_dynamics.generate() == {"FINISHED"}
+    settings = one.image_dynamics
+    assert one.data == mesh and settings.shape_mesh is None and settings.has_sway
+    assert settings.warp_group.nodes["Sway On Texture"].outputs[0].default_value == 1.0
+    first, later = measure.render_frame(1, str(tmp_path)), measure.render_frame(1 + LOOP // 4, str(tmp_path))
+    assert np.abs(first - later).max() > 20 * LEVEL
+
+
+def test_a_vertex_group_mask_lands_where_the_projection_puts_the_vertices(extension):
+    """A vertex group of the terrain becomes a mask on the painting through the projected UVs (after the
+    modifier), not through the mesh's own unwrap."""
+    image = bpy.data.images.new("painting", PAINTING, PAINTING)
+    ground = terrain(image)
+    bpy.data.objects["Projector"].location.x = 0.5  # the projection and the unwrap now differ
+    group = ground.vertex_groups.new(name="left")
+    coords = np.empty(len(ground.data.vertices) * 3, np.float32)
+    ground.data.vertices.foreach_get("co", coords)
+    group.add([i for i, x in enumerate(coords[0::3]) if x < 0.0], 1.0, "REPLACE")
+    plane = extension_module("addon.plane").ImagePlane(ground)
+    mask = plane.vertex_group_mask("left", PAINTING, PAINTING)
+    edge = 0.5 - 0.5 / 3.6  # x = 0 seen from a projector at x = 0.5 whose frame is 3.6 wide at the ground
+    columns = (np.arange(PAINTING) + 0.5) / PAINTING
+    rows = slice(PAINTING // 4, 3 * PAINTING // 4)
+    assert mask[rows][:, columns < edge - 0.05].min() > 0.99
+    assert mask[rows][:, columns > edge + 0.05].max() < 0.01  # the unwrap would put the edge at u = 0.5
