@@ -203,7 +203,11 @@ class IMAGEDYN_OT_flow_overlay(OnBakedPlane, bpy.types.Operator):
     needs_bake_message = "Generate (or Preview) first: the arrows show the baked motion"
 
     def execute(self, context):
-        overlay.toggle(context.active_object)
+        try:
+            overlay.toggle(context.active_object)
+        except PlaneError as exc:  # arrows are drawn over a flat plane; a projected matte has no such frame
+            self.report({"ERROR"}, f"Show Flow: {exc}")
+            return {"CANCELLED"}
         for area in context.screen.areas if context.screen else ():
             if area.type == "VIEW_3D":
                 area.tag_redraw()
