@@ -318,7 +318,7 @@ def _warp_group(obj, plane, motion, images, low, timing, sparkles):
         clamp.inputs["Max"].default_value = 1.0 - 0.5 / size
         clamped.append(clamp.outputs[0])
     clamped_uv = build.combine(clamped[0], clamped[1], -1850, 0)
-    strength = _owner_value(build, obj, STRENGTH, -1850, 600)
+    strength = _owner_value(build, STRENGTH, -1850, 600)
 
     # Swaying layers offset every read of the painting.
     base_uv = uv
@@ -446,17 +446,17 @@ def _phase(build, clock, index, period, x, y):
     return age, weight
 
 
-def _owner_value(build, obj, name, x, y):
+def _owner_value(build, name, x, y):
     """A custom property of the owner, driven into the group once (every object showing the painting reads it)."""
     node = build.nodes.get(name)
     if node is not None:
         return node.outputs[0]
-    return build.driven_value(name, "s", x, y, (("s", "OBJECT", obj, f'["{name}"]'),))
+    return build.driven_value(name, "s", x, y, (("s", "OBJECT", build.owner, f'["{name}"]'),))
 
 
 def _layer_gain(build, part, strength, x, y):
     """The layer's strength times the owner's motion_strength."""
-    layer = _owner_value(build, build.owner, part.strength, x - 150, y + 150)
+    layer = _owner_value(build, part.strength, x - 150, y + 150)
     return build.math("MULTIPLY", layer, strength, x, y)
 
 
