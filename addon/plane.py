@@ -1,4 +1,7 @@
-"""The image plane: the mesh, its material's image texture, and the map from UV to object space."""
+"""The painted object: its mesh, the Image Texture that shows the painting, the coordinates it reads, the other
+materials that show the same painting, and (for flat planes) the map from UV to object space."""
+
+import contextlib
 
 import bpy
 import numpy as np
@@ -11,88 +14,217 @@ class PlaneError(Exception):
 
 
 class ImagePlane:
-    """An object made by "Import Images as Planes": one quad whose UVs span the image."""
+    """An object whose material shows a still painting through an Image Texture: a plane made by "Import Images as
+    Planes", a card showing part of the painting, or rough geometry the painting is projected on (a UV Project
+    modifier, Project from View, or a Texture Coordinate node's Window output). Whatever feeds the Image Texture's
+    Vector is taken as the painting's UV. Every other material that shows the same painting shares its motion."""
 
     def __init__(self, obj, source_mesh=None):
         if obj is None or obj.type != "MESH":
-            raise PlaneError("Select an image plane (a mesh made by File > Import > Images as Planes)")
+            raise PlaneError("Select an object that shows a painting (a mesh whose material has an Image "
+                             "Texture, e.g. one made by File > Import > Images as Planes)")
         self.obj = obj
         self.material, self.image_node = _find_image_node(obj)
         self.image = self.image_node.image
         _check_editable(obj, self.material)
         _check_still_image(self.image)
         self.mesh = source_mesh or obj.data  # after a bake the object shows a grid; the plane is the original
-        self.uv_frame()  # fail now, before any work, if this is not an image plane
+        self.coordinates = shown_coordinates(self.image_node)
+        self.showings = painting_showings(obj, self.material, self.image_node)
+        self.check_coordinates()  # fail now, before any work, if the object shows none of the painting
 
     def image_pixels(self, max_side):
         """The image as float32 RGBA, rows top to bottom (Blender stores them bottom to top), reduced so that its
         longer side is at most `max_side`: a 16k painting need not cross the pipe at full size."""
         return read_pixels(self.image, max_side, "Image")
 
+    @property
+    def sharers(self):
+        """The other objects that show the painting (and move with it), by name."""
+        return sorted({other.name for other in bpy.data.objects if other != self.obj and other.type == "MESH"
+                       and any(slot.material == material for slot in other.material_slots
+                               for material, _ in self.showings)})
+
+    def check_coordinates(self):
+        """The object has faces, and, when it shows the painting through a UV map, that map reaches the painting
+        (a card may show only part of it)."""
+        if not self.mesh.polygons:
+            raise PlaneError(f"'{self.obj.name}' has no faces to show the painting on")
+        if self.coordinates[0] != "UV":
+            return
+        with self.surface() as (uv, _, _):
+            low, high = uv.min(axis=0), uv.max(axis=0)
+        if (low >= 1).any() or (high <= 0).any():
+            raise PlaneError(f"The UV map of '{self.obj.name}' lies outside the painting (UVs "
+                             f"{low[0]:.2f}..{high[0]:.2f}, {low[1]:.2f}..{high[1]:.2f}): unwrap it or project the "
+                             f"painting onto it (UV Project modifier, or UV > Project from View)")
 
     def uv_frame(self):
         """(origin, u axis, v axis) in object space such that position = origin + u * U + v * V: an affine fit
-        over every corner of the mesh, so a plane subdivided after the import works as well as the quad."""
-        mesh = self.mesh
-        if not mesh.polygons or not mesh.uv_layers:
-            raise PlaneError(f"'{self.obj.name}' has no faces with a UV map: use a plane made by "
-                             f"File > Import > Images as Planes")
-        uv = np.empty(len(mesh.loops) * 2, np.float64)
-        mesh.uv_layers.active.data.foreach_get("uv", uv)
-        uv = uv.reshape(-1, 2)
-        positions = self.vertex_positions()[self.loop_vertices()]
-        if np.abs(uv.min(axis=0)).max() > 1e-3 or np.abs(uv.max(axis=0) - 1).max() > 1e-3:
-            raise PlaneError(f"The UV map of '{self.obj.name}' must span the whole image (0 to 1): "
-                             f"re-import the image with Images as Planes")
-        basis = np.column_stack([np.ones(len(uv)), uv])
-        frame, *_ = np.linalg.lstsq(basis, positions, rcond=None)
-        size = np.linalg.norm(frame[1]) + np.linalg.norm(frame[2])
-        if size == 0 or np.abs(basis @ frame - positions).max() > 1e-4 * size:
-            raise PlaneError(f"'{self.obj.name}' is not a flat plane whose UV map follows its shape: use a plane "
-                             f"made by File > Import > Images as Planes (subdividing it is fine)")
+        over every corner of the mesh, so a plane subdivided after the import works as well as the quad, and a
+        card showing part of the painting too. Only a flat mesh whose UVs follow its shape has one: guides and
+        Sway On: Geometry need it."""
+        if self.coordinates[0] != "UV":
+            raise PlaneError(f"'{self.obj.name}' shows the painting through {self.coordinates[0].title()} "
+                             f"coordinates: guides and Sway On: Geometry need a flat plane with a UV map; use hints "
+                             f"and masks on the painting, and Sway On: Texture")
+        with self.surface() as (uv, positions, _):
+            basis = np.column_stack([np.ones(len(uv)), uv])
+            frame, *_ = np.linalg.lstsq(basis, positions, rcond=None)
+            size = np.linalg.norm(frame[1]) + np.linalg.norm(frame[2])
+            if size == 0 or np.abs(basis @ frame - positions).max() > 1e-4 * size:
+                raise PlaneError(f"'{self.obj.name}' is not a flat plane whose UV map follows its shape: guides and "
+                                 f"Sway On: Geometry need one (an Images as Planes plane, subdivided or not, or a flat "
+                                 f"card); on other meshes use hints and masks on the painting, and Sway On: Texture")
         return frame[0], frame[1], frame[2]
 
-    def vertex_positions(self):
-        positions = np.empty(len(self.mesh.vertices) * 3, np.float64)
-        self.mesh.vertices.foreach_get("co", positions)
-        return positions.reshape(-1, 3)
+    def geometry_problem(self):
+        """Why the shape-key grid cannot stand in for this object (None when it can): it replaces the mesh by a
+        flat grid over the whole painting, so only a lone flat plane showing all of it qualifies."""
+        try:
+            self.uv_frame()
+        except PlaneError as exc:
+            return str(exc)
+        with self.surface() as (uv, _, _):
+            whole = np.abs(uv.min(axis=0)).max() < 1e-3 and np.abs(uv.max(axis=0) - 1).max() < 1e-3
+        if not whole:
+            return (f"'{self.obj.name}' shows only part of the painting: Sway On: Geometry needs a plane showing "
+                    f"all of it; swaying plays on the texture")
+        if len(self.showings) > 1 or self.sharers:
+            return ("the painting is shown by several objects: Sway On: Geometry would bend only one of them; "
+                    "swaying plays on the texture")
+        return None
 
-    def loop_vertices(self):
-        indices = np.empty(len(self.mesh.loops), np.int64)
-        self.mesh.loops.foreach_get("vertex_index", indices)
-        return indices
+    @contextlib.contextmanager
+    def surface(self):
+        """(uv (L, 2), position (L, 3), mesh) per face corner as the shader sees them: the UV map the Image Texture
+        reads, after the object's modifiers (a UV Project modifier writes the UVs, a Displace one moves corners).
+        After a shape-key bake, the plane kept aside."""
+        owned = self.mesh is not self.obj.data or not self.obj.modifiers
+        evaluated = None
+        if owned:
+            mesh = self.mesh
+        else:
+            evaluated = self.obj.evaluated_get(bpy.context.evaluated_depsgraph_get())
+            mesh = evaluated.to_mesh()
+        try:
+            layer = _shown_uv_layer(mesh, self.coordinates[1])
+            if layer is None:
+                raise PlaneError(f"'{self.obj.name}' has no UV map '{self.coordinates[1] or 'for rendering'}' to "
+                                 f"show the painting through: unwrap it or add a UV Project modifier")
+            uv = np.empty(len(mesh.loops) * 2, np.float64)
+            layer.data.foreach_get("uv", uv)
+            positions = np.empty(len(mesh.vertices) * 3, np.float64)
+            mesh.vertices.foreach_get("co", positions)
+            corners = np.empty(len(mesh.loops), np.int64)
+            mesh.loops.foreach_get("vertex_index", corners)
+            yield uv.reshape(-1, 2), positions.reshape(-1, 3)[corners], mesh
+        finally:
+            if evaluated is not None:
+                evaluated.to_mesh_clear()
 
     def vertex_group_mask(self, name, width, height):
         """A vertex group's weights painted into UV space, (height, width) float32, rows top to bottom: the
-        weights are interpolated across each triangle of the plane."""
+        weights are interpolated across each triangle of the object, where its UVs put it on the painting."""
         group = self.obj.vertex_groups.get(name)
         if group is None:
             raise PlaneError(f"'{self.obj.name}' has no vertex group '{name}': choose one in the layer's Mask")
-        mesh = self.mesh
-        weights = np.zeros(len(mesh.vertices), np.float64)
-        for vertex in mesh.vertices:  # vertex groups have no bulk accessor
-            for element in vertex.groups:
-                if element.group == group.index:
-                    weights[vertex.index] = element.weight
-        mesh.calc_loop_triangles()
-        triangles = np.empty(len(mesh.loop_triangles) * 3, np.int64)
-        mesh.loop_triangles.foreach_get("loops", triangles)
-        triangles = triangles.reshape(-1, 3)
-        uv = np.empty(len(mesh.loops) * 2, np.float64)
-        mesh.uv_layers.active.data.foreach_get("uv", uv)
-        pixels = uv.reshape(-1, 2) * (width, height)
+        if self.coordinates[0] != "UV":
+            raise PlaneError(f"'{self.obj.name}' shows the painting through {self.coordinates[0].title()} "
+                             f"coordinates: a vertex group cannot be placed on the painting; use a mask image or a "
+                             f"rectangle")
+        with self.surface() as (uv, _, mesh):
+            weights = np.zeros(len(mesh.vertices), np.float64)
+            for vertex in mesh.vertices:  # vertex groups have no bulk accessor
+                for element in vertex.groups:
+                    if element.group == group.index:
+                        weights[vertex.index] = element.weight
+            mesh.calc_loop_triangles()
+            triangles = np.empty(len(mesh.loop_triangles) * 3, np.int64)
+            mesh.loop_triangles.foreach_get("loops", triangles)
+            triangles = triangles.reshape(-1, 3)
+            corners = np.empty(len(mesh.loops), np.int64)
+            mesh.loops.foreach_get("vertex_index", corners)
+            loop_weights = weights[corners]
+        pixels = uv * (width, height)
         pixels[:, 1] = height - pixels[:, 1]  # rows top to bottom
-        loop_weights = weights[self.loop_vertices()]
         mask = np.zeros((height, width), np.float32)
         for corners in triangles:
             _fill_triangle(mask, pixels[corners], loop_weights[corners])
         return mask
 
 
+def shown_coordinates(image_node):
+    """How the Image Texture is placed on the object: ("UV", UV map name or "" for the render UV map), or the
+    Texture Coordinate output it reads ("WINDOW", "CAMERA", ...), or ("OTHER", "") for any other node."""
+    links = image_node.inputs["Vector"].links
+    if not links:
+        return "UV", ""
+    source = links[0].from_socket
+    node = source.node
+    if node.bl_idname == "ShaderNodeUVMap":
+        return "UV", node.uv_map
+    if node.bl_idname == "ShaderNodeTexCoord":
+        return source.name.upper(), ""
+    return "OTHER", ""
+
+
+def painting_owner(obj):
+    """The object whose bake moves the painting this object shows (itself when it has the bake), or None."""
+    materials = {slot.material for slot in obj.material_slots if slot.material is not None}
+    for other in [obj] + list(bpy.data.objects):
+        settings = getattr(other, "image_dynamics", None)
+        if settings is not None and settings.warp_group is not None and materials & {
+                entry.material for entry in settings.warp_materials}:
+            return other
+    return None
+
+
+def _shown_uv_layer(mesh, name):
+    if name:
+        return mesh.uv_layers.get(name)
+    return next((layer for layer in mesh.uv_layers if layer.active_render), mesh.uv_layers.active)
+
+
+def painting_showings(obj, material, image_node):
+    """[(material, image node)] of every material on some object that shows the painting, the object's own first:
+    they all get the same warp. Refused when another object already animates the painting, or a material that shows
+    it cannot be edited."""
+    image = image_node.image
+    showings = [(material, image_node)]
+    used = {slot.material for other in bpy.data.objects for slot in other.material_slots if slot.material}
+    for other in sorted(used - {material}, key=lambda m: m.name):
+        if other.node_tree is None:
+            continue
+        nodes = [n for n in other.node_tree.nodes if n.bl_idname == "ShaderNodeTexImage" and n.image == image]
+        if not nodes:
+            continue
+        if len(nodes) > 1 and other.node_tree.nodes.active not in nodes:
+            raise PlaneError(f"Material '{other.name}' shows '{image.name}' through several Image Textures: make the "
+                             f"one that moves with this painting the active node")
+        library = other.library or (other.override_library.reference.library if other.override_library else None)
+        if library is not None:
+            raise PlaneError(f"Material '{other.name}' shows the painting but is linked from '{library.filepath}': "
+                             f"make it local (Object > Relations > Make Local) so it can move with the painting")
+        showings.append((other, other.node_tree.nodes.active if len(nodes) > 1 else nodes[0]))
+    shown = {m for m, _ in showings}
+    for other in bpy.data.objects:
+        settings = getattr(other, "image_dynamics", None)
+        if other == obj or settings is None or settings.warp_group is None:
+            continue
+        baked = {entry.material for entry in settings.warp_materials} | {settings.warp_material}
+        if baked & shown:
+            raise PlaneError(f"The painting '{image.name}' already moves through '{other.name}': set the layers there "
+                             f"(it drives every object that shows the painting), or Clear its motion first")
+    return showings
+
+
 def _fill_triangle(image, corners, values):
     """Write the barycentric interpolation of `values` at the pixel centres inside a triangle (pixel coords)."""
     low = np.maximum(np.floor(corners.min(axis=0) - 0.5), 0).astype(int)
     high = np.minimum(np.ceil(corners.max(axis=0) + 0.5), (image.shape[1] - 1, image.shape[0] - 1)).astype(int)
+    if (high < low).any():
+        return  # off the painting (a projection wider than it)
     ys, xs = np.mgrid[low[1]:high[1] + 1, low[0]:high[0] + 1]
     points = np.stack([xs.ravel() + 0.5, ys.ravel() + 0.5], axis=1)
     (x0, y0), (x1, y1), (x2, y2) = corners
@@ -112,11 +244,6 @@ def _check_editable(obj, material):
         if library is not None:
             raise PlaneError(f"'{data.name}' is linked from '{library.filepath}': make it local "
                              f"(Object > Relations > Make Local) to animate it")
-    users = [other.name for other in bpy.data.objects
-             if other != obj and any(slot.material == material for slot in other.material_slots)]
-    if users:
-        raise PlaneError(f"Material '{material.name}' is also used by {', '.join(sorted(users)[:3])}: make it "
-                         f"single-user (Object > Relations > Make Single User > Materials) so only this plane moves")
 
 
 def _check_still_image(image):

@@ -35,7 +35,8 @@ def _loop(scene, settings):
 class IMAGEDYN_OT_generate(bpy.types.Operator):
     bl_idname = "image_dynamics.generate"
     bl_label = "Generate Motion"
-    bl_description = "Compute the motion of this plane's layers and bake it into a looping rig"
+    bl_description = ("Compute the motion of this object's layers and bake it into a looping rig, on every object "
+                      "that shows the same painting")
     bl_options = {"REGISTER", "UNDO"}
 
     preview: bpy.props.BoolProperty(
@@ -141,6 +142,12 @@ class IMAGEDYN_OT_generate(bpy.types.Operator):
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
         flowing = [part.label for part in motion.flowing()]
+        problem = plane.geometry_problem() if settings.carrier == "GEOMETRY" and motion.swaying() else None
+        if problem:
+            self.report({"WARNING"}, f"Sway On: Geometry: {problem}")
+        if plane.sharers:
+            self.report({"INFO"}, f"The painting also moves on {', '.join(plane.sharers[:5])}"
+                                  f"{' and others' if len(plane.sharers) > 5 else ''}, driven by '{obj.name}'")
         if settings.carrier == "GEOMETRY" and flowing:
             self.report({"WARNING"}, f"{', '.join(flowing)} flow{'s' if len(flowing) == 1 else ''} on the texture: a "
                                      f"mesh cannot flow, so Sway On: Geometry moves only the swaying layers")
@@ -197,7 +204,11 @@ class IMAGEDYN_OT_flow_overlay(OnBakedPlane, bpy.types.Operator):
     needs_bake_message = "Generate (or Preview) first: the arrows show the baked motion"
 
     def execute(self, context):
-        overlay.toggle(context.active_object)
+        try:
+            overlay.toggle(context.active_object)
+        except PlaneError as exc:  # arrows are drawn over a flat plane; a projected matte has no such frame
+            self.report({"ERROR"}, f"Show Flow: {exc}")
+            return {"CANCELLED"}
         for area in context.screen.areas if context.screen else ():
             if area.type == "VIEW_3D":
                 area.tag_redraw()

@@ -9,7 +9,8 @@ same interface, so a new carrier is a module and a line in CARRIERS:
     remove(obj, settings)                    take the bake off again
 
 texture (a node group in place of the image texture: flowing, swaying and flickering layers) and geometry (shape
-keys on a grid mesh: swaying layers only, a mesh cannot flow). The flowing layers' clocks (clocks.py) run both.
+keys on a grid mesh: swaying layers only, a mesh cannot flow; only for a lone flat plane). The flowing layers'
+clocks (clocks.py) run both.
 """
 
 from . import clocks, geometry, texture
@@ -36,6 +37,7 @@ def bake(plane, settings, motion, loop_start, loop_frames, grid_resolution, sign
     clear(obj, settings)
     # only now: a failed bake must not leave properties behind
     ensure_rig_properties(obj, [(part.strength, part.label) for part in motion.parts])
+    obj.update_tag()  # the drivers read the new properties from the evaluated object: it must get them
     for carrier, made in zip(CARRIERS, staged):
         carrier.install(plane, settings, made)
     settings.baked_loop_start, settings.baked_loop_frames = loop_start, loop_frames
@@ -67,7 +69,11 @@ def retime(settings, loop_start, loop_frames):
 
 
 def apply_carrier(obj, settings):
-    """Swaying layers are baked on every carrier; show them on the chosen one. Flowing layers always play on the
+    """Swaying layers are baked on every carrier that can carry them; show them on the chosen one (on the texture
+    when the geometry made none: a projected matte, a card, a shared painting). Flowing layers always play on the
     texture."""
+    chosen = SWAY_CARRIER[settings.carrier]
+    if chosen is geometry and settings.shape_mesh is None:
+        chosen = texture
     for carrier in CARRIERS:
-        carrier.show(settings, SWAY_CARRIER[settings.carrier] is carrier)
+        carrier.show(settings, chosen is carrier)

@@ -1,8 +1,10 @@
 """Shape keys: the plane becomes a subdivided grid whose vertices sway with the baked motion.
 
 Only swaying layers bend the mesh: a vertex can swing about its rest place, but it cannot flow (it would have to
-travel forever); flowing layers play on the texture warp. Each Fourier term of a sway is a cos and a sin key whose
-value is a driver of the frame times the layer's and the object's strength: it plays without the extension.
+travel forever); flowing layers play on the texture warp. Only a lone flat plane showing the whole painting becomes
+the grid (plane.geometry_problem says why not); elsewhere swaying plays on the texture. Each Fourier term of a
+sway is a cos and a sin key whose value is a driver of the frame times the layer's and the object's strength: it
+plays without the extension.
 """
 
 import bpy
@@ -54,8 +56,10 @@ def grid_mesh(name, source_mesh, origin, u_axis, v_axis, segments_u, segments_v)
 
 def build(plane, settings, motion, timing, grid_resolution):
     """A grid mesh over the plane with the swaying motion as shape keys, (mesh, key count), or None when no layer
-    sways (a mesh cannot flow). Not yet shown."""
-    if not motion.swaying():
+    sways (a mesh cannot flow), or when the object is no lone flat plane showing the whole painting (a projected
+    matte, a card, a painting shown by several objects: a flat grid cannot stand in for them, and mapping the sway
+    through each face's tangent frame is not done; the sway plays on the texture there). Not yet shown."""
+    if not motion.swaying() or plane.geometry_problem() is not None:
         return None
     loop_start, loop_frames = timing
     obj = plane.obj

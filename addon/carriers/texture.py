@@ -7,9 +7,14 @@ a driven Clock reads the layer's baked clock (addon/clock.py), math nodes turn i
 weight, and the streams are mixed as backend/loop.py defines (two bands, variance preserving, in gamma 2.2), with
 the painting's low band baked as a small image.
 Swaying layers: one atlas tile per Fourier term, RG = -Re S_k and BA = Im S_k, summed with weights cos and sin of
-the frame's phase, offset every read of the painting. Object attributes read each layer's strength and the object's
-motion_strength. Images are packed and every driver is a simple expression: it renders in Cycles and Eevee
-without Python and without the extension.
+the frame's phase, offset every read of the painting. Drivers read each layer's strength and motion_strength from
+the object the layers were set on (the owner). Images are packed and every driver is a simple expression: it
+renders in Cycles and Eevee without Python and without the extension.
+
+The group reads whatever fed the Image Texture's Vector (any UV map, one a UV Project modifier writes, a Texture
+Coordinate's Window output; nothing linked = the render UV map) as the painting's UV and offsets it. The same
+group goes into every material that shows the painting (cards cut from one painting, a projected matte), so one
+bake moves them all alike and the owner's strengths drive them all: the water on two cards must stay one water.
 """
 
 import math
@@ -121,7 +126,10 @@ def build(plane, settings, motion, timing, grid_resolution):
 
 def install(plane, settings, staged):
     images, group = staged
-    _insert_group(plane.material, plane.image_node, group)
+    settings.warp_materials.clear()
+    for material, image_node in plane.showings:  # the object's own material first
+        _insert_group(material, image_node, group)
+        settings.warp_materials.add().material = material
     settings.warp_material, settings.warp_group = plane.material, group
     settings.warp_images.clear()
     for image, kind, count, period, strength in images:
@@ -141,12 +149,13 @@ def discard(staged):
 
 
 def remove(obj, settings):
-    material = settings.warp_material
-    if material is not None and material.node_tree is not None:
-        _remove_group_node(material.node_tree)
+    for material in {settings.warp_material} | {entry.material for entry in settings.warp_materials}:
+        if material is not None and material.node_tree is not None:
+            _remove_group_node(material.node_tree)
     images = [(entry.image,) for entry in settings.warp_images]
     group = settings.warp_group
     settings.warp_images.clear()
+    settings.warp_materials.clear()
     settings.warp_material = settings.warp_group = None
     discard((images, group))
 
@@ -208,8 +217,9 @@ def _data_image(name, pixels):
 class _GroupBuilder:
     """Small helpers to lay out a shader node group."""
 
-    def __init__(self, group):
+    def __init__(self, group, owner=None):
         self.group, self.nodes, self.links = group, group.nodes, group.links
+        self.owner = owner  # the object whose properties drive the group
 
     def node(self, kind, x, y, **settings):
         made = self.nodes.new(kind)
@@ -299,7 +309,7 @@ def _warp_group(obj, plane, motion, images, low, timing, sparkles, moving):
     group.interface.new_socket("Color", in_out="OUTPUT", socket_type="NodeSocketColor")
     group.interface.new_socket("Alpha", in_out="OUTPUT", socket_type="NodeSocketFloat")
     group.interface.new_socket(MOVING, in_out="OUTPUT", socket_type="NodeSocketFloat")
-    build = _GroupBuilder(group)
+    build = _GroupBuilder(group, obj)
     width, height = motion.working_size
     group_in = build.node("NodeGroupInput", -2400, 0)
     uv = group_in.outputs["UV"]
@@ -314,8 +324,7 @@ def _warp_group(obj, plane, motion, images, low, timing, sparkles, moving):
         clamp.inputs["Max"].default_value = 1.0 - 0.5 / size
         clamped.append(clamp.outputs[0])
     clamped_uv = build.combine(clamped[0], clamped[1], -1850, 0)
-    strength = build.node("ShaderNodeAttribute", -1850, 600, attribute_type="OBJECT",
-                          attribute_name=STRENGTH).outputs["Fac"]
+    strength = _owner_value(build, STRENGTH, -1850, 600)
 
     # Swaying layers offset every read of the painting.
     base_uv = uv
@@ -345,8 +354,14 @@ def _warp_group(obj, plane, motion, images, low, timing, sparkles, moving):
         base_uv = build.vector_math("ADD", uv, build.scale(sway, switch, 100, 1200), 250, 1200)
 
     on_picture = _on_picture(build, plane.image)
+    # Where the coordinates leave the painting (a projection wider than it), the read keeps that distance from the
+    # border, so the Image Texture's own extension (Clip, Repeat...) shows there as it did without the warp.
+    outside = build.vector_math("SUBTRACT", uv, on_picture(uv, -2200, -400), -2000, -400)
+
+    def read_at(vector, x, y):
+        return build.vector_math("ADD", vector, outside, x, y)
     base_uv = on_picture(base_uv, 250, 1050)  # every read alike, so outside the masks the frames are the still
-    base_color, base_alpha = build.texture(plane.image, base_uv, 400, 0, like=plane.image_node)
+    base_color, base_alpha = build.texture(plane.image, read_at(base_uv, 300, 1000), 400, 0, like=plane.image_node)
     color = build.gamma(base_color, 1.0 / loop.GAMMA, 650, 0)
     alpha = base_alpha
     flowing = [(part, image) for part, image in zip(motion.parts, images) if part.lookup is not None]
@@ -354,7 +369,7 @@ def _warp_group(obj, plane, motion, images, low, timing, sparkles, moving):
     for index, (part, image) in enumerate(flowing):
         y = -700 - 1600 * index
         mixed, mixed_alpha, glints = _stream_mix(build, obj, index, part, image, low, plane, clamped_uv, base_uv,
-                                                 (width, height), on_picture, y, sparkles.get(id(part)))
+                                                 (width, height), on_picture, read_at, y, sparkles.get(id(part)))
         # The strength is the flow's speed (its clock); only near 0 does the still picture come back, so that
         # strength 0 is the still and easing in starts from it.
         gain = build.math("MINIMUM", build.math("MULTIPLY", _layer_gain(build, part, strength, 3000, y),
@@ -440,15 +455,22 @@ def _phase(build, clock, index, period, x, y):
     return age, weight
 
 
+def _owner_value(build, name, x, y):
+    """A custom property of the owner, driven into the group once (every object showing the painting reads it)."""
+    node = build.nodes.get(name)
+    if node is not None:
+        return node.outputs[0]
+    return build.driven_value(name, "s", x, y, (("s", "OBJECT", build.owner, f'["{name}"]'),))
+
+
 def _layer_gain(build, part, strength, x, y):
-    """The layer's strength times the object's motion_strength, read from the object."""
-    layer = build.node("ShaderNodeAttribute", x - 150, y + 150, attribute_type="OBJECT",
-                       attribute_name=part.strength).outputs["Fac"]
+    """The layer's strength times the owner's motion_strength."""
+    layer = _owner_value(build, part.strength, x - 150, y + 150)
     return build.math("MULTIPLY", layer, strength, x, y)
 
 
-def _stream_mix(build, obj, index, part, image, low, plane, clamped_uv, base_uv, working_size, on_picture, y,
-                sparkle=None):
+def _stream_mix(build, obj, index, part, image, low, plane, clamped_uv, base_uv, working_size, on_picture, read_at,
+                y, sparkle=None):
     """One flowing layer's streams read and mixed: (display-space colour, alpha, glints) sockets; glints (the
     shimmer read through the same streams and mixed like the detail) only with a sparkle image, else None."""
     width, height = working_size
@@ -472,7 +494,7 @@ def _stream_mix(build, obj, index, part, image, low, plane, clamped_uv, base_uv,
         lower, upper = build.tile_sample(image, clamped_uv, build.combine(column, row, -850, py), columns, rows,
                                          -700, py)
         offset = build.mix(lower, upper, share, 300, py)
-        where = on_picture(build.vector_math("ADD", base_uv, offset, 600, py), 750, py)
+        where = read_at(on_picture(build.vector_math("ADD", base_uv, offset, 600, py), 650, py), 800, py)
         color, alpha = build.texture(plane.image, where, 900, py, like=plane.image_node)
         low_color, _ = build.texture(low, where, 900, py - 250)
         display = build.gamma(color, 1.0 / loop.GAMMA, 1150, py)

@@ -42,10 +42,12 @@ def build_job(plane, settings, loop_frames, device, max_working_resolution=None)
     # Files the backend writes (a trained model) go next to the .blend; an unsaved file keeps none.
     folder = os.path.dirname(bpy.data.filepath) if bpy.data.filepath else None
     context = RequestContext(plane, arrays, max_side, loop_frames, folder)
-    projection = PlaneProjection(plane)
+    projection = None  # only guides need the plane's UV frame (a projected matte has none)
     depsgraph = bpy.context.evaluated_depsgraph_get()
     layers = []
     for index, layer in active:
+        if projection is None and any(guide.object is not None for guide in layer.guides):
+            projection = PlaneProjection(plane)
         guides = guide_hints(layer, plane, projection, loop_frames, depsgraph)
         spec = layer_request(layer, index, guides, context)
         try:  # what the backend would refuse, said here, in the panel's words, before anything is sent

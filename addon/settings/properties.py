@@ -61,6 +61,11 @@ class IMAGEDYN_PG_baked_image(bpy.types.PropertyGroup):
     strength: StringProperty(default="")  # a flow's strength property, which drives its clock
 
 
+class IMAGEDYN_PG_shown(bpy.types.PropertyGroup):
+    """A material the warp was put in: the object's own, or another showing the same painting."""
+    material: PointerProperty(type=bpy.types.Material)
+
+
 def _carrier_changed(settings, context):
     from ..carriers import apply_carrier
     apply_carrier(settings.id_data, settings)
@@ -89,7 +94,8 @@ class IMAGEDYN_PG_settings(bpy.types.PropertyGroup):
     timing_start: IntProperty(default=0)
     timing_frames: IntProperty(default=0)
     baked_signature: StringProperty(default="")
-    warp_material: PointerProperty(type=bpy.types.Material)
+    warp_material: PointerProperty(type=bpy.types.Material)  # the object's own material
+    warp_materials: CollectionProperty(type=IMAGEDYN_PG_shown)  # every material that shows the painting
     warp_group: PointerProperty(type=bpy.types.NodeTree)
     warp_images: CollectionProperty(type=IMAGEDYN_PG_baked_image)
     source_mesh: PointerProperty(type=bpy.types.Mesh)
@@ -108,7 +114,7 @@ class IMAGEDYN_PG_settings(bpy.types.PropertyGroup):
         return any(entry.kind == "SPECTRUM" for entry in self.warp_images)
 
 
-_classes = (IMAGEDYN_PG_hint, IMAGEDYN_PG_guide, IMAGEDYN_PG_layer, IMAGEDYN_PG_baked_image,
+_classes = (IMAGEDYN_PG_hint, IMAGEDYN_PG_guide, IMAGEDYN_PG_layer, IMAGEDYN_PG_baked_image, IMAGEDYN_PG_shown,
             IMAGEDYN_PG_settings)
 
 

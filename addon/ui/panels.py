@@ -7,6 +7,7 @@ from ..service.worker import active_job
 from ..rig import PLUCK_DECAY, STRENGTH, layer_strength_name
 from ..settings.layer_values import layer_type_of, shown
 from ..settings.state import motion_signature
+from ..plane import painting_owner
 
 
 
@@ -31,6 +32,9 @@ class IMAGEDYN_PT_main(bpy.types.Panel):
         layout = self.layout
         obj = context.active_object
         settings = obj.image_dynamics
+        owner = painting_owner(obj)
+        if owner is not None and owner != obj:
+            layout.label(text=f"This painting moves by the layers of '{owner.name}'", icon="LINKED")
 
         row = layout.row()
         row.template_list("IMAGEDYN_UL_layers", "", settings, "layers", settings, "active_layer", rows=3)
@@ -46,6 +50,9 @@ class IMAGEDYN_PT_main(bpy.types.Panel):
 
         box = layout.box()
         box.prop(settings, "carrier", expand=True)
+        if settings.carrier == "GEOMETRY" and settings.has_sway and settings.shape_mesh is None:
+            box.label(text="Swaying plays on the texture: only a lone flat plane showing the whole painting bends",
+                      icon="INFO")
         box.prop(settings, "loop_frames")
         box.prop(settings, "working_resolution")
         box.prop(settings, "grid_resolution")

@@ -41,10 +41,16 @@ def test_several_image_textures_need_an_active_one(plane):
     assert bpy.ops.image_dynamics.generate() == {"FINISHED"}
 
 
-def test_shared_material_is_refused(plane):
+def test_a_painting_already_moving_through_another_object_is_refused(plane):
+    """A painting shown by several objects moves by the layers of one of them; another's Generate is refused."""
+    assert bpy.ops.image_dynamics.generate() == {"FINISHED"}
     other = bpy.data.objects.new("Other", plane.data.copy())
+    other.active_material = plane.active_material.copy()  # its own material, showing the same image
     bpy.context.scene.collection.objects.link(other)
-    refused(plane, r"Material '.*' is also used by Other: make it single-user")
+    bpy.context.view_layer.objects.active = other
+    bpy.ops.image_dynamics.layer_add()
+    other.image_dynamics.layers[0].layer_type = "DRIFT"
+    refused(other, r"The painting '.*' already moves through 'river': set the layers there")
 
 
 @pytest.mark.parametrize("source, words", [("MOVIE", "is a movie or an image sequence"),

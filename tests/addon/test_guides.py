@@ -129,11 +129,18 @@ def test_subdivided_plane_with_a_vertex_group_mask(plane):
         bpy.ops.image_dynamics.generate()
 
 
-def test_a_bent_plane_is_refused(plane):
+def test_a_bent_plane_moves_on_the_texture_but_has_no_place_for_guides(plane):
+    """Guides are placed through a flat plane's UV frame; a bent mesh has none, so a guide on it is refused. Without
+    guides it moves like any mesh showing the painting (on the texture; its mesh stays)."""
     subdivide(plane, cuts=1)
+    bpy.ops.image_dynamics.guide_add(kind="ARROW")  # placed while the plane is flat
     plane.data.vertices[4].co.z += 0.2
-    with pytest.raises(RuntimeError, match="is not a flat plane whose UV map follows its shape"):
+    with pytest.raises(RuntimeError, match="is not a flat plane whose UV map follows its shape: guides"):
         bpy.ops.image_dynamics.generate()
+    plane.image_dynamics.layers[0].guides.clear()
+    mesh = plane.data
+    assert bpy.ops.image_dynamics.generate() == {"FINISHED"}
+    assert plane.data == mesh and plane.image_dynamics.is_baked
 
 
 def test_flow_line_with_two_strokes_gives_hints_along_each(layer_plane):
