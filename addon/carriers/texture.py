@@ -47,7 +47,10 @@ def atlas_pixels(tiles, columns, rows):
     """(N, H, W, 4) tiles in image row order -> (rows*H, columns*W, 4) in Blender's pixel order (bottom row
     first), tile k at column k % columns and row k // columns counted from the bottom."""
     count, height, width, _ = tiles.shape
-    return atlas_buffer(count, columns, rows, width, height, lambda k, out: out.__setitem__(Ellipsis, tiles[k]))
+
+    def write(k, out):
+        out[...] = tiles[k]
+    return atlas_buffer(count, columns, rows, width, height, write)
 
 
 def atlas_buffer(count, columns, rows, width, height, write_tile):
