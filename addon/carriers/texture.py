@@ -222,6 +222,9 @@ def _atlas_image(name, tiles, width, height, write_tile=None):
     image = _float_image(name, pixels)
     del pixels  # Blender holds its own copy now: gone before packing makes another
     image.pack()
+    # The packed EXR (lossless) is the atlas now: Blender reads it back when the atlas is used, as it does in an
+    # opened .blend, so a bake does not hold every atlas twice.
+    image.buffers_free()
     return image
 
 
