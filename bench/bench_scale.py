@@ -276,7 +276,7 @@ def slope(xs, ys):
     return sum((x - mx) * (y - my) for x, y in zip(lx, ly)) / den if den else float("nan")
 
 
-COSTS = ("seconds", "overhead_bytes", "peak_rss_mb", "open_seconds", "open_peak_rss_mb", "render_seconds")
+COSTS = ("seconds", "cpu_seconds", "overhead_bytes", "peak_rss_mb", "open_seconds", "open_peak_rss_mb", "render_seconds")
 
 
 def exponents(rows):
@@ -289,6 +289,8 @@ def exponents(rows):
             by_pixels = [row for row in mine if row["frames"] == AT_FRAMES and cost in row]
             by_frames = [row for row in mine if row["working"] == AT_WORKING and cost in row]
             value = (lambda row: max(row[cost], 1)) if cost == "overhead_bytes" else (lambda row: row[cost])
+            if len(by_pixels) < 2 and len(by_frames) < 2:
+                continue  # measured once (the static plane): nothing to fit
             found[f"{kind} {cost}"] = {
                 "vs_pixels": slope([row["working"] ** 2 for row in by_pixels], [value(r) for r in by_pixels])
                 if len(by_pixels) > 1 else None,
