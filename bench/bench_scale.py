@@ -235,10 +235,10 @@ def open_one(blend):
     """Open a saved .blend in this fresh process, without the extension (as on a machine without it)."""
     import bpy
     rss_before = peak_rss_mb()
-    started = time.perf_counter()
+    cpu_started, started = time.process_time(), time.perf_counter()
     bpy.ops.wm.open_mainfile(filepath=blend)
-    return {"open_seconds": time.perf_counter() - started, "open_peak_rss_mb": peak_rss_mb(),
-            "open_rss_start_mb": rss_before}
+    return {"open_seconds": time.perf_counter() - started, "open_cpu_seconds": time.process_time() - cpu_started,
+            "open_peak_rss_mb": peak_rss_mb(), "open_rss_start_mb": rss_before}
 
 
 # --- the driver: one subprocess per configuration ---
