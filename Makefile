@@ -36,6 +36,7 @@ bench: venvs
 	mkdir -p out/bench
 	$(BACKEND_PY) bench/bench_backend.py out/bench/backend.json
 	$(BLENDER_PY) bench/bench_blender.py out/bench/blender.json
+	$(BLENDER_PY) bench/bench_scale.py out/bench/scale.json
 	$(BACKEND_PY) bench/report.py out/bench
 
 dist: venvs

@@ -54,6 +54,28 @@ def table(backend, blender):
     return "\n".join(lines)
 
 
+def scale_table(scale):
+    """The production-scale rows (bench_scale.py): the real Generate at 3840x2160, then each rival by working
+    resolution and loop, and the exponents of each cost."""
+    lines = [f"{'scale':<10} {'working x frames':<17} {'seconds':>8} {'cpu s':>7} {'MB over static':>14} "
+             f"{'peak MB':>8} {'backend MB':>10} {'open s':>7} {'open MB':>8} {'render s':>8}"]
+    for row in scale["headline"] + scale["rows"]:
+        render = f"{row['render_seconds']:>8.2f}" if "render_seconds" in row else f"{'':>8}"
+        backend = f"{row['backend_peak_rss_mb']:>10.0f}" if "backend_peak_rss_mb" in row else f"{'':>10}"
+        cpu = row["cpu_seconds"] + row.get("backend_cpu_seconds", 0)
+        lines.append(f"{row['kind']:<10} {row['working']:>5} x {row['frames']:<9} {row['seconds']:>8.2f} {cpu:>7.1f} "
+                     f"{row['overhead_bytes'] / 1e6:>14.1f} {row['peak_rss_mb']:>8.0f} {backend} "
+                     f"{row['open_seconds']:>7.2f} {row['open_peak_rss_mb']:>8.0f} {render}")
+    lines.append("")
+    lines.append(f"{'exponent (log-log slope)':<40} {'vs working pixels':>18} {'vs loop frames':>15}")
+    for name, fit in scale["exponents"].items():
+        cells = [f"{fit[axis]:>+.2f}" if fit[axis] is not None else "-" for axis in ("vs_pixels", "vs_frames")]
+        lines.append(f"{name:<40} {cells[0]:>18} {cells[1]:>15}")
+    load = ", ".join(f"{value:.1f}" for value in scale["load_average"])
+    lines.append(f"load average at the end {load} on {scale['cpu_count']} cores (cpu s: this process and the backend)")
+    return "\n".join(lines)
+
+
 def main(folder):
     with open(os.path.join(folder, "backend.json"), encoding="utf-8") as handle:
         backend = json.load(handle)
@@ -64,10 +86,16 @@ def main(folder):
                           "device": backend["device"], "torch": backend["torch"], "blender": blender["blender"],
                           "write_bandwidth_gb_s": backend["write_bandwidth_gb_s"]},
               "integrate_exponent": fit_exponent(integrate), "backend": backend["rows"], "blender": blender["rows"]}
-    with open(os.path.join(folder, "report.json"), "w", encoding="utf-8") as handle:
-        json.dump(report, handle, indent=1)
     plot(integrate, os.path.join(folder, "scaling.png"))
     text = table(backend, blender)
+    scale_path = os.path.join(folder, "scale.json")
+    if os.path.isfile(scale_path):
+        with open(scale_path, encoding="utf-8") as handle:
+            scale = json.load(handle)
+        report["scale"] = scale
+        text += "\n\n" + scale_table(scale)
+    with open(os.path.join(folder, "report.json"), "w", encoding="utf-8") as handle:
+        json.dump(report, handle, indent=1)
     with open(os.path.join(folder, "table.txt"), "w", encoding="utf-8") as handle:
         handle.write(text + "\n")
     print(text)

@@ -45,6 +45,9 @@ def encode_mp4(frame_paths, fps, path):
     scene = bpy.data.scenes.new("ImageDynamics encode")
     try:
         editor = scene.sequence_editor_create()
+        # The sequencer keeps every frame it has read (up to 4 GB by default): 16-bit frames at 1920 wide are
+        # 33 MB each, so an encode would grow by a frame's worth per frame. Each frame is read once: no cache.
+        editor.use_cache_raw = editor.use_cache_final = False
         strips = editor.strips if hasattr(editor, "strips") else editor.sequences  # "strips" since Blender 4.4
         strip = strips.new_image("frames", frame_paths[0], channel=1, frame_start=1)
         for frame_path in frame_paths[1:]:

@@ -55,15 +55,31 @@ def atlas_pixels(tiles, columns, rows):
     """(N, H, W, 4) tiles in image row order -> (rows*H, columns*W, 4) in Blender's pixel order (bottom row
     first), tile k at column k % columns and row k // columns counted from the bottom."""
     count, height, width, _ = tiles.shape
-    padded = np.zeros((rows * columns, height, width, 4), np.float32)
-    padded[:count] = tiles[:, ::-1]  # image rows run top to bottom, Blender's bottom to top
-    return padded.reshape(rows, columns, height, width, 4).transpose(0, 2, 1, 3, 4).reshape(
-        rows * height, columns * width, 4)
+
+    def write(k, out):
+        out[...] = tiles[k]
+    return atlas_buffer(count, columns, rows, width, height, write)
 
 
-def age_tiles(lookups):
-    """(2H + 1, h, w, 2) lookups by age -> (2H, h, w, 4) tiles: tile k holds the ages k - H and k - H + 1."""
-    return np.concatenate([lookups[:-1], lookups[1:]], axis=-1)
+def atlas_buffer(count, columns, rows, width, height, write_tile):
+    """One contiguous float32 (rows*H, columns*W, 4) atlas in Blender's pixel order, filled tile by tile:
+    `write_tile(k, out)` writes tile k, rows top to bottom, into the (H, W, 4) view `out`. No other copy of the
+    atlas is made (a bake's atlases are the largest arrays Blender holds)."""
+    pixels = np.zeros((rows * height, columns * width, 4), np.float32)
+    for k in range(count):
+        row, column = divmod(k, columns)
+        # Blender's rows run bottom to top: the tile's view, flipped, takes image rows top to bottom
+        write_tile(k, pixels[row * height:(row + 1) * height, column * width:(column + 1) * width][::-1])
+    return pixels
+
+
+def write_age_tile(lookups):
+    """`write_tile` of the age atlas from (2H + 1, h, w, 2) lookups by age: tile k holds the ages k - H and
+    k - H + 1 (2H tiles), written straight into the atlas."""
+    def write(k, out):
+        out[..., :2] = lookups[k]
+        out[..., 2:] = lookups[k + 1]
+    return write
 
 
 def light_tiles(flicker):
@@ -86,11 +102,16 @@ def build(plane, settings, motion, timing, grid_resolution):
     obj = plane.obj
     width, height = motion.working_size
     images = []
+    low_band = None
+    if motion.flowing():  # before the atlases, so that its float copies of a large painting do not add to them
+        painting = reference.Painting(*painting_texels(plane.image))
+        low_band = reference.low_band(painting.linear(), loop.low_band_sigma(plane.image.size[0]))
+        del painting
     try:
         for part in motion.parts:
             if part.lookup is not None:
-                image = _atlas_image(f"ImageDynamics Flow ({obj.name}, {part.label})", age_tiles(part.lookup),
-                                     width, height)
+                image = _atlas_image(f"ImageDynamics Flow ({obj.name}, {part.label})", len(part.lookup) - 1,
+                                     width, height, write_age_tile(part.lookup))
                 images.append((image, "AGES", len(part.lookup) - 1, part.period, part.strength))
             elif part.flicker is not None:
                 image = _atlas_image(f"ImageDynamics Flicker ({obj.name}, {part.label})",
@@ -109,10 +130,8 @@ def build(plane, settings, motion, timing, grid_resolution):
                 images.append((image, "SPARKLE", 0, 0, ""))
                 sparkles[id(part)] = image
         low = None
-        if motion.flowing():
-            painting = reference.Painting(*painting_texels(plane.image))
-            low = _data_image(f"ImageDynamics Low Band ({obj.name})",
-                              reference.low_band(painting.linear(), loop.low_band_sigma(plane.image.size[0])))
+        if low_band is not None:
+            low = _data_image(f"ImageDynamics Low Band ({obj.name})", low_band)
             images.append((low, "LOW", 0, 0, ""))
         moving = _data_image(f"ImageDynamics Moving ({obj.name})", motion.moving_texels()[..., None])
         images.append((moving, "MOVING", 0, 0, ""))
@@ -189,28 +208,58 @@ def term_node_name(part, k, of=""):
     return f"{of}{part.capitalize()} {k}"
 
 
-def _atlas_image(name, tiles, width, height):
-    columns, rows = atlas_layout(len(tiles), width, height)
+def atlas_problem(tiles, width, height):
+    """Why `tiles` tiles of width x height cannot be one packed float atlas (None when they can): Blender's save
+    crashes on a packed image over 2 GiB, and GPUs take textures of at most 16384 on a side."""
+    columns, rows = atlas_layout(tiles, width, height)
     if columns * width > MAX_ATLAS_SIDE or rows * height > MAX_ATLAS_SIDE:
-        raise PlaneError(f"{len(tiles)} tiles at {width}x{height} do not fit in one texture: lower the working "
-                         f"resolution or the phase period")
+        return (f"{tiles} tiles at {width}x{height} would be a {columns * width}x{rows * height} texture, over the "
+                f"{MAX_ATLAS_SIDE} a side GPUs take")
     if columns * width * rows * height * 16 > MAX_PACKED_BYTES:  # float RGBA, packed into the .blend
-        raise PlaneError(f"{len(tiles)} tiles at {width}x{height} would be a "
-                         f"{columns * width * rows * height * 16 / 1024 ** 3:.1f} GiB image, and Blender cannot "
-                         f"save a packed image over 2 GiB: lower the working resolution or the phase period")
-    return _data_image(name, atlas_pixels(tiles, columns, rows)[::-1])
+        return (f"{tiles} tiles at {width}x{height} would be a {columns * width * rows * height * 16 / 1024 ** 3:.1f} "
+                f"GiB image, and Blender cannot save a packed image over 2 GiB")
+    return None
+
+
+def _atlas_image(name, tiles, width, height, write_tile=None):
+    """A packed atlas of `tiles` (an (N, H, W, 4) array, rows top to bottom) or of a count of tiles that
+    `write_tile(k, out)` writes."""
+    count = tiles if write_tile is not None else len(tiles)
+    problem = atlas_problem(count, width, height)
+    if problem:
+        raise PlaneError(f"{problem}: lower the working resolution or the phase period")
+    columns, rows = atlas_layout(count, width, height)
+    if write_tile is None:
+        pixels = atlas_pixels(tiles, columns, rows)
+    else:
+        pixels = atlas_buffer(count, columns, rows, width, height, write_tile)
+    image = _float_image(name, pixels)
+    del pixels  # Blender holds its own copy now: gone before packing makes another
+    image.pack()
+    # The packed EXR (lossless) is the atlas now: Blender reads it back when the atlas is used, as it does in an
+    # opened .blend, so a bake does not hold every atlas twice.
+    image.buffers_free()
+    return image
 
 
 def _data_image(name, pixels):
     """A packed float image of (H, W, 3 or 4) data, rows top to bottom; never colour managed."""
     height, width = pixels.shape[:2]
     rgba = np.ones((height, width, 4), np.float32)
-    rgba[..., :pixels.shape[2]] = pixels
+    rgba[::-1, :, :pixels.shape[2]] = pixels  # Blender's rows run bottom to top
+    image = _float_image(name, rgba)
+    image.pack()
+    return image
+
+
+def _float_image(name, rgba):
+    """A float image (to be packed) of a contiguous float32 (H, W, 4) buffer in Blender's pixel order (bottom row
+    first), set in one call without another copy; never colour managed."""
+    height, width = rgba.shape[:2]
     image = bpy.data.images.new(name, width, height, alpha=True, float_buffer=True, is_data=True)
     image.alpha_mode = "CHANNEL_PACKED"  # alpha is data here, never premultiplied into RGB
-    image.pixels.foreach_set(rgba[::-1].ravel())
+    image.pixels.foreach_set(rgba.reshape(-1))
     image.file_format = "OPEN_EXR"
-    image.pack()
     return image
 
 

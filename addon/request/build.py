@@ -9,6 +9,7 @@ import os
 import bpy
 
 from ...layertypes import SpecError, divides_loop, resolve_layer
+from ..carriers import bake_size
 from ..plane import PlaneError
 from ..settings.layer_values import RequestContext, layer_request
 from .guides import PlaneProjection, guide_hints
@@ -38,7 +39,7 @@ def build_job(plane, settings, loop_frames, device, max_working_resolution=None)
     active = active_layers(settings)
     working_resolution = min(settings.working_resolution, max_working_resolution or settings.working_resolution)
     max_side = IMAGE_DETAIL * working_resolution
-    arrays = {"image": plane.image_pixels(max_side)}
+    arrays = {}  # the masks; the picture joins them once the job is known to fit
     # Files the backend writes (a trained model) go next to the .blend; an unsaved file keeps none.
     folder = os.path.dirname(bpy.data.filepath) if bpy.data.filepath else None
     context = RequestContext(plane, arrays, max_side, loop_frames, folder)
@@ -61,4 +62,5 @@ def build_job(plane, settings, loop_frames, device, max_working_resolution=None)
     render = bpy.context.scene.render
     job = {"loop_frames": loop_frames, "working_resolution": working_resolution, "fps": render.fps / render.fps_base,
            "device": device, "image_size": list(plane.image.size), "layers": layers}
-    return job, arrays
+    bake_size.check_job(job)  # a bake Blender cannot hold is refused now, not after the computing
+    return job, {"image": plane.image_pixels(max_side), **arrays}

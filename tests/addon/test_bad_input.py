@@ -1,6 +1,8 @@
 """Every wrong thing a user can point Generate at: a one-line message saying what to do, and a scene (data-block
 counts, the material's node tree, the mesh) exactly as it was."""
 
+import re
+
 import bpy
 import numpy as np
 import pytest
@@ -142,3 +144,63 @@ def test_a_bake_over_two_gib_is_refused_before_any_image_is_made(extension):
                                            r"lower the working resolution"):
         texture._atlas_image("too big", tiles, 2048, 2048)
     assert len(bpy.data.images) == images
+
+
+@pytest.mark.parametrize("phase_frames, words", [
+    (60, r"60 tiles at 2048x1152 would be a 2\.1 GiB image, and Blender cannot save a packed image over 2 GiB"),
+    (120, r"120 tiles at 2048x1152 would be a 18432x16128 texture, over the 16384 a side GPUs take")])
+def test_a_bake_blender_cannot_hold_is_refused_before_the_backend_starts(plane, tmp_path, phase_frames, words):
+    """A 3840x2160 painting at working resolution 2048 with a long phase period: the flowing layer's atlas would
+    crash Blender's save (over 2 GiB packed) or exceed a GPU texture. Generate refuses it from the job alone,
+    naming the settings to lower and values that fit; the backend never starts (its Python would leave a mark)."""
+    marker = tmp_path / "backend-started"
+    fake_python = tmp_path / "python"
+    fake_python.write_text(f"#!/bin/sh\ntouch '{marker}'\nexit 1\n")
+    fake_python.chmod(0o755)
+    preferences = bpy.context.preferences.addons[dev_extension.MODULE].preferences
+    image_node = plane.active_material.node_tree.nodes["Image Texture"]
+    original, saved_python = image_node.image, preferences.backend_python
+    painting = bpy.data.images.new("painting 4k", 3840, 2160)  # never read: the job is refused before
+    image_node.image = painting
+    settings = plane.image_dynamics
+    settings.working_resolution = 2048
+    settings.layers[0].phase_frames = phase_frames
+    bpy.context.scene.frame_end = 120
+    preferences.backend_python = str(fake_python)
+    bpy.context.view_layer.objects.active = plane
+    before = scene_state(plane)
+    try:
+        with pytest.raises(RuntimeError, match=rf"Layer 'river' cannot be baked: {words}; lower the Working "
+                                               rf"Resolution to \d+ or less or set its Phase Period to \d+ frames"):
+            bpy.ops.image_dynamics.generate()
+        assert scene_state(plane) == before
+    finally:
+        preferences.backend_python = saved_python
+        image_node.image = original
+        bpy.data.images.remove(painting)
+    assert not marker.exists()
+
+
+def test_the_values_a_refused_bake_suggests_are_the_largest_that_fit(extension):
+    """The refusal's working resolution and phase period are values that fit, and the next larger ones do not."""
+    bake_size = dev_extension.extension_module("addon.carriers.bake_size")
+    plane_errors = dev_extension.extension_module("addon.plane").PlaneError
+    job = {"image_size": [3840, 2160], "working_resolution": 2048, "loop_frames": 120,
+           "layers": [{"name": "water", "type": "fluid", "phase_frames": 60}]}
+
+    def with_period(period):
+        return dict(job, layers=[dict(job["layers"][0], phase_frames=period)])
+
+    with pytest.raises(plane_errors) as refusal:
+        bake_size.check_job(job)
+    found = re.search(r"Working Resolution to (\d+) or less or set its Phase Period to (\d+) frames",
+                      str(refusal.value))
+    resolution, period = int(found[1]), int(found[2])
+    bake_size.check_job(dict(job, working_resolution=resolution))
+    with pytest.raises(plane_errors):
+        bake_size.check_job(dict(job, working_resolution=resolution + bake_size.RESOLUTION_STEP))
+    bake_size.check_job(with_period(period))
+    with pytest.raises(plane_errors):
+        bake_size.check_job(with_period(min(p for p in range(period + 1, 121) if 120 % p == 0)))
+    bake_size.check_job(dict(job, working_resolution=1024, loop_frames=480,
+                             layers=[{"name": "water", "type": "fluid"}]))  # the production case fits
