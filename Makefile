@@ -45,18 +45,24 @@ dist: venvs
 
 venvs: $(VENVS)/blender/.installed $(VENVS)/backend/.installed
 
-# A venv is rebuilt only when its requirements changed since it was made.
+# A venv is rebuilt only when its requirements' text changed since it was made (a checkout that only touches
+# the files' times, or a worktree sharing the venvs, keeps it).
 $(VENVS)/blender/.installed: requirements/blender.txt
-	$(call make_venv,blender,$<)
+	$(call make_venv,blender,$<,$^)
 
 $(VENVS)/backend/.installed: requirements/backend-dev.txt requirements/backend.txt
-	$(call make_venv,backend,$<)
+	$(call make_venv,backend,$<,$^)
 
 define make_venv
-	rm -rf $(VENVS)/$(1)
-	$(PYTHON) -m venv $(VENVS)/$(1)
-	$(VENVS)/$(1)/bin/python -m pip install --quiet -r $(2)
-	touch $(VENVS)/$(1)/.installed
+	if [ -f $(VENVS)/$(1)/.requirements ] && cat $(3) | cmp -s - $(VENVS)/$(1)/.requirements; then \
+		touch $(VENVS)/$(1)/.installed; \
+	else \
+		rm -rf $(VENVS)/$(1) && \
+		$(PYTHON) -m venv $(VENVS)/$(1) && \
+		$(VENVS)/$(1)/bin/python -m pip install --quiet -r $(2) && \
+		cat $(3) > $(VENVS)/$(1)/.requirements && \
+		touch $(VENVS)/$(1)/.installed; \
+	fi
 endef
 
 clean:

@@ -91,7 +91,7 @@ def _colour(image):
 def _flowing(prefix, velocity, job, layer, work):
     """A flowing layer's result: its streams' lookups by age over one phase period, and its velocity."""
     velocity_t = torch.from_numpy(np.ascontiguousarray(velocity, np.float32)).to(work.device)
-    period = loop.phase_period(job.loop_frames, layer.phase_frames)
+    period = loop.layer_period(job.loop_frames, layer.values)
     lookups, substeps = fluid.age_lookups(velocity_t, loop.half_span(period), work.progress)
     work.info.update(result="lookup", phase_period=period, phases=loop.PHASES, euler_substeps=substeps,
                      max_speed_px_per_frame=float(np.hypot(*velocity.reshape(-1, 2).T).max()))

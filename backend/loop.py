@@ -30,6 +30,11 @@ LOW_BAND_SIGMA = 3.0 / 1280.0
 MIN_LOW_BAND_SIGMA_PX = 1.5
 
 
+def layer_period(loop_frames, values):
+    """P of a flowing layer from its job values (dict form, as sent or as checked)."""
+    return phase_period(loop_frames, values.get("phase_frames") or 0)
+
+
 def phase_period(loop_frames, requested=0):
     """P: the requested period when it divides the loop, else the divisor of T nearest PREFERRED_PERIOD (at least
     6 frames when the loop has one, so the phases can be staggered)."""

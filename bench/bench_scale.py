@@ -35,6 +35,9 @@ GRID_LOOPS = (60, 120, 240, 480)
 AT_FRAMES, AT_WORKING = 120, 512
 # Renders of the grid at a small size (Cycles, CPU): the cost of the shader, not of the pixels.
 RENDER_WIDTH, RENDER_SAMPLES, RENDER_FRAMES = 480, 1, (1, 16)
+# The headline's render against the same plane before Generate: full HD, the command line's samples, CPU time
+# (the load of other processes changes wall time, hardly the CPU a frame needs).
+HEADLINE_RENDER_WIDTH, HEADLINE_RENDER_SAMPLES = 1920, 4
 
 
 def job(working, frames):
@@ -183,6 +186,16 @@ def render_per_frame(folder):
     return min(times)
 
 
+def render_cpu_per_frame(folder):
+    from imgdyn import measure
+    times = []
+    for frame in RENDER_FRAMES:
+        started = cpu_seconds()
+        measure.render_frame(frame, folder)
+        times.append(cpu_seconds() - started)
+    return min(times)
+
+
 def run_one(config):
     """Make one configuration's scene, time making + saving it, and say what it cost."""
     import bpy
@@ -195,6 +208,10 @@ def run_one(config):
     bpy.ops.wm.save_as_mainfile(filepath=blend + ".static.blend", check_existing=False)
     result["static_bytes"] = os.path.getsize(blend + ".static.blend")
     os.remove(blend + ".static.blend")
+    if config.get("render_against_still"):
+        bpy.context.scene.cycles.samples = HEADLINE_RENDER_SAMPLES
+        with tempfile.TemporaryDirectory() as folder:
+            result["still_render_cpu_seconds"] = render_cpu_per_frame(folder)
     cpu_started, started = time.process_time(), time.perf_counter()
     kind = config["kind"]
     if kind == "generate":
@@ -228,6 +245,10 @@ def run_one(config):
     if config.get("render"):
         with tempfile.TemporaryDirectory() as folder:
             result["render_seconds"] = render_per_frame(folder)
+    if config.get("render_against_still"):
+        with tempfile.TemporaryDirectory() as folder:
+            result["render_cpu_seconds"] = render_cpu_per_frame(folder)
+        result["render_ratio"] = result["render_cpu_seconds"] / result["still_render_cpu_seconds"]
     return result
 
 
@@ -252,10 +273,12 @@ def in_subprocess(flag, argument, timeout=1800):
     return json.loads(lines[-1][len("RESULT "):])
 
 
-def measure(folder, kind, working, frames, painting, painting_size, render_width=RENDER_WIDTH, render=True):
+def measure(folder, kind, working, frames, painting, painting_size, render_width=RENDER_WIDTH, render=True,
+            against_still=False):
     blend = os.path.join(folder, f"{kind}-{working}-{frames}.blend")
     config = {"kind": kind, "working": working, "frames": frames, "painting": painting,
-              "painting_size": list(painting_size), "render_width": render_width, "render": render, "blend": blend}
+              "painting_size": list(painting_size), "render_width": render_width, "render": render, "blend": blend,
+              "render_against_still": against_still}
     row = dict(config)
     row.update(in_subprocess("--one", json.dumps(config)))
     row.update(in_subprocess("--open", blend))
@@ -264,7 +287,9 @@ def measure(folder, kind, working, frames, painting, painting_size, render_width
     print(f"  {kind:<9} working {working:>5} x {frames:>3} frames: {row['seconds']:7.2f} s "
           f"(cpu {row['cpu_seconds']:.1f} s), {row['overhead_bytes'] / 1e6:8.1f} MB over static, peak "
           f"{row['peak_rss_mb']:6.0f} MB, open {row['open_seconds']:.2f} s"
-          + (f", render {row['render_seconds']:.2f} s" if "render_seconds" in row else ""), flush=True)
+          + (f", render {row['render_seconds']:.2f} s" if "render_seconds" in row else "")
+          + (f", render CPU {row['render_ratio']:.2f}x the still plane's" if "render_ratio" in row else ""),
+          flush=True)
     return row
 
 
@@ -276,7 +301,8 @@ def slope(xs, ys):
     return sum((x - mx) * (y - my) for x, y in zip(lx, ly)) / den if den else float("nan")
 
 
-COSTS = ("seconds", "cpu_seconds", "overhead_bytes", "peak_rss_mb", "open_seconds", "open_peak_rss_mb", "render_seconds")
+COSTS = ("seconds", "cpu_seconds", "overhead_bytes", "peak_rss_mb", "open_seconds", "open_peak_rss_mb",
+         "render_seconds")
 
 
 def exponents(rows):
@@ -307,13 +333,18 @@ def main(out_path):
         for frames in HEADLINE_LOOPS:
             headline.append(measure(folder, "generate", HEADLINE_WORKING, frames, painting, HEADLINE_SIZE,
                                     render=False))
+        print(f"render: {HEADLINE_RENDER_WIDTH} px wide, {HEADLINE_RENDER_SAMPLES} samples, against the plane "
+              f"before Generate (its own run: rendering raises the peak)", flush=True)
+        headline_render = measure(folder, "generate", HEADLINE_WORKING, HEADLINE_LOOPS[0], painting, HEADLINE_SIZE,
+                                  render_width=HEADLINE_RENDER_WIDTH, render=False, against_still=True)
         print(f"grid: synthetic bake against a static plane and a flow map, renders {RENDER_WIDTH} px wide", flush=True)
         configs = sorted({(w, AT_FRAMES) for w in GRID_WORKING} | {(AT_WORKING, t) for t in GRID_LOOPS})
         for working, frames in configs:
             for kind in ("baked", "flowmap"):
                 rows.append(measure(folder, kind, working, frames, painting, HEADLINE_SIZE))
         rows.append(measure(folder, "static", AT_WORKING, AT_FRAMES, painting, HEADLINE_SIZE))
-    report = {"headline": headline, "rows": rows, "exponents": exponents(rows), "load_average": os.getloadavg(),
+    report = {"headline": headline, "headline_render": headline_render, "rows": rows, "exponents": exponents(rows),
+              "load_average": os.getloadavg(),
               "cpu_count": os.cpu_count()}
     with open(out_path, "w", encoding="utf-8") as handle:
         json.dump(report, handle, indent=1)

@@ -66,6 +66,11 @@ def scale_table(scale):
         lines.append(f"{row['kind']:<10} {row['working']:>5} x {row['frames']:<9} {row['seconds']:>8.2f} {cpu:>7.1f} "
                      f"{row['overhead_bytes'] / 1e6:>14.1f} {row['peak_rss_mb']:>8.0f} {backend} "
                      f"{row['open_seconds']:>7.2f} {row['open_peak_rss_mb']:>8.0f} {render}")
+    shot = scale.get("headline_render")
+    if shot:
+        lines.append(f"render of the headline ({shot['working']} x {shot['frames']}) at {shot['render_width']} px, "
+                     f"CPU per frame: {shot['render_cpu_seconds']:.1f} s against {shot['still_render_cpu_seconds']:.1f}"
+                     f" s for the plane before Generate = {shot['render_ratio']:.2f}x")
     lines.append("")
     lines.append(f"{'exponent (log-log slope)':<40} {'vs working pixels':>18} {'vs loop frames':>15}")
     for name, fit in scale["exponents"].items():

@@ -6,8 +6,8 @@
 (with the Blender environment's Python). The tool imports the image as a plane, gives it the job's layers, runs
 the extension's Generate (which starts the real backend), saves the .blend, renders the loop to PNG frames and
 an MP4 and/or a GIF, writes a contact sheet, ST-maps, a flow map and motion vectors on request, and report.json
-with the measured loop error, the motion left in still regions and the time of each stage. Outputs appear only when everything succeeded.
-It exits non-zero when the loop or the stillness misses its bound.
+with the measured loop error, the motion left in still regions and the time of each stage. Outputs appear only
+when everything succeeded. It exits non-zero when the loop or the stillness misses its bound.
 """
 
 import argparse
@@ -22,7 +22,7 @@ import time
 import bpy
 import numpy as np
 
-from layertypes import files_relative_to, layer_type
+from layertypes import baked_motion, files_relative_to
 
 from . import extension, interrupt, limits, measure, outputs, publish, quality, written
 from .layers import UsageError, parse_layers
@@ -357,12 +357,7 @@ def _export(operator, **settings):
 
 def has_flow(job):
     """Whether a job has a flowing layer (fluid, drift, a flowing clip): a flow map needs one."""
-    for spec in job["layers"]:
-        declared = layer_type(spec["type"])
-        motion = spec.get("motion", declared.param("motion").default) if declared.motion == "any" else None
-        if declared.motion == "flow" or motion == "fluid":
-            return True
-    return False
+    return any(baked_motion(spec) == "flow" for spec in job["layers"])
 
 
 def _relocated(report, staging, out_dir):

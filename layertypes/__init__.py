@@ -30,6 +30,15 @@ def resolve_layer(data, where="layer"):
     return layer_type(data.get("type"), f"{where}.type").resolve(data, where)
 
 
+def baked_motion(spec):
+    """"flow", "sway" or "light": what a job layer bakes; a clip bakes the motion it is told to take from the clip
+    (its choices are the names of the types that bake that motion)."""
+    declared = layer_type(spec.get("type"))
+    if declared.motion != "any":
+        return declared.motion
+    return layer_type(spec.get("motion") or declared.param("motion").default).motion
+
+
 def files_relative_to(job, base):
     """The job with every file path of its layers (a clip, a model file) taken relative to the job file's folder
     `base`, as mask images are; wrong values are left for the job checks to name. Both command lines use it."""

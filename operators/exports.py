@@ -10,88 +10,75 @@ from ..addon.exports.stmap import write_stmaps
 from .polls import OnBakedPlane
 
 
-class IMAGEDYN_OT_export_stmaps(OnBakedPlane, bpy.types.Operator):
+class ExportToFolder(OnBakedPlane):
+    """An export into a folder the user picks: `what` names the files in messages, `write(context, folder)` writes
+    them and returns what to add to the report."""
+
+    directory: bpy.props.StringProperty(subtype="DIR_PATH", options={"SKIP_SAVE"})
+    what = "files"
+
+    def invoke(self, context, event):
+        context.window_manager.fileselect_add(self)
+        return {"RUNNING_MODAL"}
+
+    def execute(self, context):
+        folder = chosen_folder(self, self.what)
+        if folder is None:
+            return {"CANCELLED"}
+        try:
+            detail = self.write(context, folder)
+        except NoFlow as exc:
+            self.report({"ERROR"}, f"No {self.what}: {exc}")
+            return {"CANCELLED"}
+        except OSError as exc:
+            self.report({"ERROR"}, f"Could not write the {self.what} to '{folder}': {exc.strerror or exc}")
+            return {"CANCELLED"}
+        self.report({"INFO"}, f"Wrote the {self.what}{detail} to {folder}")
+        return {"FINISHED"}
+
+
+class IMAGEDYN_OT_export_stmaps(ExportToFolder, bpy.types.Operator):
     bl_idname = "image_dynamics.export_stmaps"
     bl_label = "Export ST-Maps"
     bl_description = ("Write the baked loop as ST-map EXRs (one per frame and stream, with the stream's weight) for "
                       "a compositor's STMap node")
-
-    directory: bpy.props.StringProperty(subtype="DIR_PATH", options={"SKIP_SAVE"})
-
+    what = "ST-maps"
     needs_bake_message = "Generate first: the ST-maps are made from the baked motion"
 
-    def invoke(self, context, event):
-        context.window_manager.fileselect_add(self)
-        return {"RUNNING_MODAL"}
-
-    def execute(self, context):
-        folder = chosen_folder(self, "ST-maps")
-        if folder is None:
-            return {"CANCELLED"}
-        try:
-            write_stmaps(context.active_object.image_dynamics, folder)
-        except OSError as exc:
-            self.report({"ERROR"}, f"Could not write the ST-maps to '{folder}': {exc.strerror or exc}")
-            return {"CANCELLED"}
-        self.report({"INFO"}, f"Wrote the ST-maps to {folder}")
-        return {"FINISHED"}
+    def write(self, context, folder):
+        write_stmaps(context.active_object.image_dynamics, folder)
+        return ""
 
 
-class IMAGEDYN_OT_export_flowmap(OnBakedPlane, bpy.types.Operator):
+class IMAGEDYN_OT_export_flowmap(ExportToFolder, bpy.types.Operator):
     bl_idname = "image_dynamics.export_flowmap"
     bl_label = "Export Flow Map"
     bl_description = ("Write the flowing layers' motion as a game engine's flow map (16-bit PNG, RG = flow around "
                       "0.5) with flowmap.json (period, speed scale, fps); see docs/flowmaps.md")
-
-    directory: bpy.props.StringProperty(subtype="DIR_PATH", options={"SKIP_SAVE"})
-
+    what = "flow map"
     needs_bake_message = "Generate first: the flow map is made from the baked motion"
 
-    def invoke(self, context, event):
-        context.window_manager.fileselect_add(self)
-        return {"RUNNING_MODAL"}
-
-    def execute(self, context):
-        folder = chosen_folder(self, "flow map")
-        if folder is None:
-            return {"CANCELLED"}
+    def write(self, context, folder):
         render = context.scene.render
-        try:
-            write_flowmap(context.active_object.image_dynamics, folder, render.fps / render.fps_base)
-        except NoFlow as exc:
-            self.report({"ERROR"}, f"No flow map: {exc}")
-            return {"CANCELLED"}
-        except OSError as exc:
-            self.report({"ERROR"}, f"Could not write the flow map to '{folder}': {exc.strerror or exc}")
-            return {"CANCELLED"}
-        self.report({"INFO"}, f"Wrote the flow map to {folder}")
-        return {"FINISHED"}
+        write_flowmap(context.active_object.image_dynamics, folder, render.fps / render.fps_base)
+        return ""
 
 
-class IMAGEDYN_OT_export_motion_vectors(OnBakedPlane, bpy.types.Operator):
+class IMAGEDYN_OT_export_motion_vectors(ExportToFolder, bpy.types.Operator):
     bl_idname = "image_dynamics.export_motion_vectors"
     bl_label = "Export Motion Vectors"
     bl_description = ("Write one motion-vector EXR per frame of the loop, in pixels, as Blender's Vector pass (RG "
                       "towards the previous frame, BA from the next), for a compositor's vector blur")
-
-    directory: bpy.props.StringProperty(subtype="DIR_PATH", options={"SKIP_SAVE"})
+    what = "motion vectors"
     width: bpy.props.IntProperty(name="Width", min=0, max=65536, options={"SKIP_SAVE"},
                                  description="Pixels across the picture the vectors are measured in, the plane "
                                              "filling it (0: the scene's render size)")
     height: bpy.props.IntProperty(name="Height", min=0, max=65536, options={"SKIP_SAVE"},
                                   description="Pixels down the picture (0: the scene's render height, or from the "
                                               "width and the picture's shape when a width is given)")
-
     needs_bake_message = "Generate first: the motion vectors are made from the baked motion"
 
-    def invoke(self, context, event):
-        context.window_manager.fileselect_add(self)
-        return {"RUNNING_MODAL"}
-
-    def execute(self, context):
-        folder = chosen_folder(self, "motion vectors")
-        if folder is None:
-            return {"CANCELLED"}
+    def write(self, context, folder):
         render, obj = context.scene.render, context.active_object
         scale = render.resolution_percentage / 100
         width = self.width or round(render.resolution_x * scale)
@@ -102,13 +89,8 @@ class IMAGEDYN_OT_export_motion_vectors(OnBakedPlane, bpy.types.Operator):
             height = max(1, round(width * down / across))
         else:
             height = round(render.resolution_y * scale)
-        try:
-            write_motion_vectors(obj.image_dynamics, folder, (width, height))
-        except OSError as exc:
-            self.report({"ERROR"}, f"Could not write the motion vectors to '{folder}': {exc.strerror or exc}")
-            return {"CANCELLED"}
-        self.report({"INFO"}, f"Wrote the motion vectors ({width}x{height} pixels) to {folder}")
-        return {"FINISHED"}
+        write_motion_vectors(obj.image_dynamics, folder, (width, height))
+        return f" ({width}x{height} pixels)"
 
 
 def chosen_folder(operator, what):

@@ -11,32 +11,26 @@ import math
 
 from ...backend import loop
 from ...backend.sizes import fit_longest
-from ...layertypes import layer_type
+from ...layertypes import baked_motion, layer_type
 from ..plane import PlaneError
 from .texture import atlas_problem
 
 # Most terms a flicker keeps (the backend's appearance.MAX_TERMS; that module needs OpenCV, Blender has none).
 MAX_LIGHT_TERMS = 16
+# How many Fourier terms a sway asks for: its declaration.
+SWAY_TERMS = layer_type("oscillation").param("terms")
 # Working resolutions offered as a fix are whole multiples of this.
 RESOLUTION_STEP = 8
 
 
-def layer_motion(spec):
-    """"flow", "sway" or "light": what a job layer bakes (a clip: the motion it was told to take from the clip)."""
-    motion = layer_type(spec["type"]).motion
-    if motion == "any":
-        return {"oscillation": "sway", "flicker": "light"}.get(spec.get("motion"), "flow")
-    return motion
-
-
 def layer_tiles(spec, loop_frames, period=0):
     """Atlas tiles of one job layer; a flowing layer's with its phase period, or with `period` when given."""
-    motion = layer_motion(spec)
+    motion = baked_motion(spec)
     if motion == "sway":
-        return int(spec.get("terms") or layer_type("oscillation").param("terms").default)
+        return int(spec.get(SWAY_TERMS.key) or SWAY_TERMS.default)  # a clip's sway: the declared default
     if motion == "light":
         return math.ceil(MAX_LIGHT_TERMS / 2)
-    return 2 * loop.half_span(period or loop.phase_period(loop_frames, spec.get("phase_frames") or 0))
+    return 2 * loop.half_span(period or loop.layer_period(loop_frames, spec))
 
 
 def check_job(job):
@@ -56,7 +50,7 @@ def check_job(job):
                         if not atlas_problem(tiles, *fit_longest(image_width, image_height, r))), None)
         if fitting:
             fixes.append(f"lower the Working Resolution to {fitting} or less")
-        if layer_motion(spec) == "flow":  # a shorter phase period needs fewer tiles
+        if baked_motion(spec) == "flow":  # a shorter phase period needs fewer tiles
             period = next((p for p in range(frames, 0, -1) if frames % p == 0
                            and not atlas_problem(layer_tiles(spec, frames, p), width, height)), None)
             if period:

@@ -15,6 +15,9 @@ The group reads whatever fed the Image Texture's Vector (any UV map, one a UV Pr
 Coordinate's Window output; nothing linked = the render UV map) as the painting's UV and offsets it. The same
 group goes into every material that shows the painting (cards cut from one painting, a projected matte), so one
 bake moves them all alike and the owner's strengths drive them all: the water on two cards must stay one water.
+
+The group is rendered only where something moves (`_branch`): a copy of the material's shader shows the still
+picture, and a Mix Shader picks it by the group's Moving map, so Cycles skips the group wherever the map is 0.
 """
 
 import math

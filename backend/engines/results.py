@@ -33,7 +33,7 @@ class Sway:
 
 def flow_estimate(layer, job, pixels, where):
     """(result bytes, working bytes, advice) of a flowing layer: its lookups by age over one phase period."""
-    period = loop.phase_period(job.loop_frames, layer.phase_frames)
+    period = loop.layer_period(job.loop_frames, layer.values)
     ages = 2 * loop.half_span(period) + 1
     return (pixels * (ages * 8 + 12), pixels * FLOW_OVERHEAD,
             f"{where}: {ages} ages of lookups for a phase period of {period} frames; lower phase_frames, or "
