@@ -98,23 +98,33 @@ def _blur(image, sigma, axis):
     return out
 
 
-def stream_offset(lookups, age, uv):
-    """A flowing layer's lookup at a (fractional) stream age, at UV points: between the two whole ages around it,
+def age_lookup(lookups, age):
+    """A flowing layer's lookup field (h, w, 2) at a (fractional) stream age: between the two whole ages around it,
     interpolated linearly, as the shader does. `lookups` is the (2H + 1, h, w, 2) result array."""
     half = (len(lookups) - 1) // 2
     position = min(max(age + half, 0.0), 2 * half)
     lower = min(int(math.floor(position)), 2 * half - 1)
     share = position - lower
-    return sample(lookups[lower], uv) * (1 - share) + sample(lookups[lower + 1], uv) * share
+    return lookups[lower] * (1 - share) + lookups[lower + 1] * share
+
+
+def stream_offset(lookups, age, uv):
+    """A flowing layer's lookup at a stream age, at UV points (bilinear reads are linear: reading the blend of two
+    ages is blending their reads)."""
+    return sample(age_lookup(lookups, age), uv)
+
+
+def sway_lookup(spectrum, loop_phase):
+    """A swaying layer's lookup field -D(t) (h, w, 2), for the loop's phase 2 pi t / T (see the spectrum's spec)."""
+    field = 0.0
+    for k, term in enumerate(spectrum, start=1):
+        field = field - term[..., :2] * math.cos(k * loop_phase) + term[..., 2:] * math.sin(k * loop_phase)
+    return field
 
 
 def sway_offset(spectrum, loop_phase, uv):
-    """A swaying layer's lookup -D(t) at UV points, for the loop's phase 2 pi t / T (see the spectrum's spec)."""
-    offset = 0.0
-    for k, term in enumerate(spectrum, start=1):
-        sampled = sample(term, uv)
-        offset = offset - sampled[..., :2] * math.cos(k * loop_phase) + sampled[..., 2:] * math.sin(k * loop_phase)
-    return offset
+    """A swaying layer's lookup -D(t) at UV points."""
+    return sample(sway_lookup(spectrum, loop_phase), uv)
 
 
 def blend_streams(painting, low, base_uv, offsets, weights, sparkle=None):

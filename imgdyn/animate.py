@@ -189,10 +189,9 @@ def setup_scene(obj, loop_frames, width, samples, fps=24.0):
     scene.view_settings.view_transform = "Standard"
 
 
-def packed_megabytes(obj, blend_path):
+def packed_megabytes(obj, painting, blend_path):
     """What the saved .blend carries, in MB: the painting, the baked motion (every image the bake packed) and the
     whole file, which is what a render farm needs and nothing else."""
-    painting = obj.active_material.node_tree.nodes["Image Texture"].image
     baked = [entry.image for entry in obj.image_dynamics.warp_images if entry.image is not None]
     return {"painting": painting.packed_file.size / 1e6,
             "motion": sum(image.packed_file.size for image in baked if image.packed_file) / 1e6,
@@ -279,10 +278,11 @@ def run(args, job, job_dir, formats, name, folder):
     lap("generate_and_bake")
 
     blend_path = os.path.join(folder, f"{name}.blend")
-    obj.active_material.node_tree.nodes["Image Texture"].image.pack()  # renders anywhere, without the image
+    painting = obj.active_material.node_tree.nodes["Image Texture"].image
+    painting.pack()  # renders anywhere, without the image
     bpy.ops.wm.save_as_mainfile(filepath=blend_path)
     written.check(blend_path)  # (Blender says "Saved" on a full disk too)
-    packed = packed_megabytes(obj, blend_path)
+    packed = packed_megabytes(obj, painting, blend_path)
     lap("save_blend")
 
     settings = obj.image_dynamics

@@ -54,26 +54,24 @@ def atlas_layout(tiles, width, height):
     return columns, math.ceil(tiles / columns)
 
 
-def atlas_pixels(tiles, columns, rows):
-    """(N, H, W, 4) tiles in image row order -> (rows*H, columns*W, 4) in Blender's pixel order (bottom row
-    first), tile k at column k % columns and row k // columns counted from the bottom."""
-    count, height, width, _ = tiles.shape
-
-    def write(k, out):
-        out[...] = tiles[k]
-    return atlas_buffer(count, columns, rows, width, height, write)
-
-
 def atlas_buffer(count, columns, rows, width, height, write_tile):
-    """One contiguous float32 (rows*H, columns*W, 4) atlas in Blender's pixel order, filled tile by tile:
-    `write_tile(k, out)` writes tile k, rows top to bottom, into the (H, W, 4) view `out`. No other copy of the
-    atlas is made (a bake's atlases are the largest arrays Blender holds)."""
+    """One contiguous float32 (rows*H, columns*W, 4) atlas in Blender's pixel order (bottom row first), filled
+    tile by tile, tile k at column k % columns and row k // columns counted from the bottom: `write_tile(k, out)`
+    writes tile k, rows top to bottom, into the (H, W, 4) view `out`. No other copy of the atlas is made (a
+    bake's atlases are the largest arrays Blender holds)."""
     pixels = np.zeros((rows * height, columns * width, 4), np.float32)
     for k in range(count):
         row, column = divmod(k, columns)
         # Blender's rows run bottom to top: the tile's view, flipped, takes image rows top to bottom
         write_tile(k, pixels[row * height:(row + 1) * height, column * width:(column + 1) * width][::-1])
     return pixels
+
+
+def write_each_tile(tiles):
+    """`write_tile` of an atlas from (N, h, w, 4) tiles, rows top to bottom."""
+    def write(k, out):
+        out[...] = tiles[k]
+    return write
 
 
 def write_age_tile(lookups):
@@ -227,15 +225,13 @@ def atlas_problem(tiles, width, height):
 def _atlas_image(name, tiles, width, height, write_tile=None):
     """A packed atlas of `tiles` (an (N, H, W, 4) array, rows top to bottom) or of a count of tiles that
     `write_tile(k, out)` writes."""
-    count = tiles if write_tile is not None else len(tiles)
-    problem = atlas_problem(count, width, height)
+    if write_tile is None:
+        tiles, write_tile = len(tiles), write_each_tile(tiles)
+    problem = atlas_problem(tiles, width, height)
     if problem:
         raise PlaneError(f"{problem}: lower the working resolution or the phase period")
-    columns, rows = atlas_layout(count, width, height)
-    if write_tile is None:
-        pixels = atlas_pixels(tiles, columns, rows)
-    else:
-        pixels = atlas_buffer(count, columns, rows, width, height, write_tile)
+    columns, rows = atlas_layout(tiles, width, height)
+    pixels = atlas_buffer(tiles, columns, rows, width, height, write_tile)
     image = _float_image(name, pixels)
     del pixels  # Blender holds its own copy now: gone before packing makes another
     image.pack()

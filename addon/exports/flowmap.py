@@ -83,6 +83,7 @@ def write_flowmap(settings, folder, fps):
     write_image(encoded, path, "PNG", data=True)
     write_exr(encoded, os.path.join(folder, "flowmap.exr"), half=False)  # the same values
     moving = [error[_pixel_speed(f, width, height) > 0.01] for error, f in zip(errors, flows)]
+    fastest = float(_pixel_speed(flow, width, height).max())
     record = {
         "image": "flowmap.png",
         "float_image": "flowmap.exr",
@@ -96,8 +97,8 @@ def write_flowmap(settings, folder, fps):
         "phases": loop.PHASES,
         "shader": SHADER,
         # u and v are not the same length on a picture that is not square: speeds in the map's pixels
-        "max_speed_map_px_per_frame": float(_pixel_speed(flow, width, height).max()),
-        "max_speed_map_px_per_second": float(_pixel_speed(flow, width, height).max() * fps),
+        "max_speed_map_px_per_frame": fastest,
+        "max_speed_map_px_per_second": fastest * fps,
         # what 0 and 1 encode, per component
         "encodable_uv_per_period": scale,
         "encodable_uv_per_second": scale * fps / period,

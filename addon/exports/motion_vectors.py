@@ -24,24 +24,8 @@ ITERATIONS = 4
 
 
 def sway_field(spectra, frames, clock):
-    """The sways' lookup -D(t) on the motion grid at a clock, (h, w, 2) UV: reading it bilinearly anywhere is
-    reading each term and adding them up (backend/reference.py's sway_offset), as interpolation is linear."""
-    field = 0.0
-    for spectrum in spectra:
-        for k, term in enumerate(spectrum, start=1):
-            angle = 2 * math.pi * k * clock / frames
-            field = field - term[..., :2] * math.cos(angle) + term[..., 2:] * math.sin(angle)
-    return field
-
-
-def age_field(lookups, age):
-    """A flowing layer's lookup at a (fractional) stream age on the motion grid, between the two whole ages
-    around it as backend/reference.py's stream_offset reads it."""
-    half = (len(lookups) - 1) // 2
-    position = min(max(age + half, 0.0), 2 * half)
-    lower = min(int(math.floor(position)), 2 * half - 1)
-    share = position - lower
-    return lookups[lower] * (1 - share) + lookups[lower + 1] * share
+    """The sways' lookup -D(t) on the motion grid at a clock, (h, w, 2) UV, added up over the swaying layers."""
+    return sum((reference.sway_lookup(spectrum, 2 * math.pi * clock / frames) for spectrum in spectra), 0.0)
 
 
 def follow(now, then, grid):
@@ -67,8 +51,8 @@ def frame_motion(flowing, spectra, frames, frame, step, grid):
         mixed = 0.0
         for index in range(loop.PHASES):
             age, weight = loop.phase(frame, index, period)
-            mixed = mixed + weight * follow(sway_now + age_field(lookups, age),
-                                            sway_then + age_field(lookups, age + step), grid)
+            mixed = mixed + weight * follow(sway_now + reference.age_lookup(lookups, age),
+                                            sway_then + reference.age_lookup(lookups, age + step), grid)
         total = total + (mixed - sway)
     return total
 
